@@ -1,0 +1,1 @@
+//! Data tree (placeholder, being written).
