@@ -7,10 +7,21 @@
 
 mod codec;
 pub mod codes;
+mod connect;
 mod data;
+mod multi;
 mod proto;
+mod response;
+#[cfg(test)]
+mod tests;
 
 pub use codec::{JuteError, Reader, Record, Writer};
 pub use codes::{add_watch_mode, create_mode, err, event, keeper_state, op, watcher_type, xid};
+pub use connect::{ConnectRequest, ConnectResponse, ReplyHeader, RequestHeader, WatcherEvent};
 pub use data::{perms, read_acl_vec, write_acl_vec, Acl, Id, Stat};
-pub use proto::*;
+pub use multi::{MultiOp, MultiReadResult, MultiResult};
+pub use proto::{
+    decode_request, encode_notification, encode_reply, encode_request, CreateRequest,
+    CreateTtlRequest, DecodeError, Request, SetWatches,
+};
+pub use response::{ClientInfo, Response};
