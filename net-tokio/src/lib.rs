@@ -8,4 +8,5 @@
 // The adapter is where clocks are read; the workspace-wide ban applies to core and sim.
 #![allow(clippy::disallowed_methods)]
 
+pub mod config;
 pub mod storage;

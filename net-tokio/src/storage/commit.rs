@@ -1,0 +1,307 @@
+//! Group commit: [`Storage`] on a dedicated thread.
+//!
+//! The thread blocks for one command, then drains whatever else is queued (up to
+//! [`BATCH_COMMANDS_MAX`]), performs the batch in order, and finishes it with at most one
+//! fdatasync for all of the batch's sync requests, answered by one `Persisted`. While an fsync is
+//! in flight, new commands queue up and become the next batch, so the number of fsyncs follows
+//! the disk's speed, not the request rate.
+//!
+//! Once any command fails, the thread stops writing: every later command is answered with
+//! `Failed` and nothing is ever reported persisted again. A full disk stops writes cleanly; it
+//! never acknowledges.
+
+use super::{Storage, StorageError};
+use corral_core::txn::Txn;
+use corral_core::Zxid;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// The most commands performed between two fsyncs.
+pub const BATCH_COMMANDS_MAX: usize = 4096;
+
+/// A request to the storage thread.
+#[derive(Debug)]
+pub enum StorageCommand {
+    /// Write these transactions (zxids increasing); not durable until a `Sync`.
+    Append(Vec<Txn>),
+    /// Make everything appended so far durable, at least through `through`.
+    Sync {
+        /// The zxid the requester needs durable.
+        through: Zxid,
+    },
+    /// Write a snapshot of the state at `zxid`.
+    Snapshot {
+        /// The last zxid the snapshot includes.
+        zxid: Zxid,
+        /// The serialized state.
+        bytes: Vec<u8>,
+    },
+    /// Drop every log record above this zxid (ZAB TRUNC).
+    TruncateAfter(Zxid),
+    /// Run autopurge now.
+    Purge,
+    /// Make everything durable and stop the thread.
+    Shutdown,
+}
+
+/// A completion from the storage thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageEvent {
+    /// Every record through `through` is durable. Monotonic except across `TruncateAfter`.
+    Persisted {
+        /// The last durable zxid.
+        through: Zxid,
+    },
+    /// The snapshot at `zxid` is durable.
+    SnapshotWritten {
+        /// Its zxid.
+        zxid: Zxid,
+    },
+    /// Every record above `after` is gone, durably.
+    Truncated {
+        /// The truncation point.
+        after: Zxid,
+    },
+    /// Storage failed; it accepts nothing more. Carries the first error.
+    Failed(String),
+}
+
+/// The owner's end of the storage thread.
+#[derive(Debug)]
+pub struct StorageHandle {
+    commands: Sender<StorageCommand>,
+    thread: JoinHandle<()>,
+    stats: Arc<super::StorageStats>,
+}
+
+impl Storage {
+    /// Moves storage onto its own thread; returns the handle and the stream of completions.
+    pub fn spawn(self) -> Result<(StorageHandle, UnboundedReceiver<StorageEvent>), StorageError> {
+        let (commands, receiver) = mpsc::channel();
+        let (events, events_receiver) = unbounded_channel();
+        let stats = self.stats();
+        let thread = std::thread::Builder::new()
+            .name("corral-storage".into())
+            .spawn(move || Committer::new(self, events).run(receiver))
+            .map_err(StorageError::Spawn)?;
+        Ok((
+            StorageHandle {
+                commands,
+                thread,
+                stats,
+            },
+            events_receiver,
+        ))
+    }
+}
+
+impl StorageHandle {
+    /// Queues a command.
+    pub fn send(&self, command: StorageCommand) -> Result<(), StorageError> {
+        self.commands
+            .send(command)
+            .map_err(|_| StorageError::ThreadGone)
+    }
+
+    /// Queues an append.
+    pub fn append(&self, txns: Vec<Txn>) -> Result<(), StorageError> {
+        self.send(StorageCommand::Append(txns))
+    }
+
+    /// Queues a sync request.
+    pub fn sync(&self, through: Zxid) -> Result<(), StorageError> {
+        self.send(StorageCommand::Sync { through })
+    }
+
+    /// Queues a snapshot write.
+    pub fn snapshot(&self, zxid: Zxid, bytes: Vec<u8>) -> Result<(), StorageError> {
+        self.send(StorageCommand::Snapshot { zxid, bytes })
+    }
+
+    /// Queues a truncation.
+    pub fn truncate_after(&self, zxid: Zxid) -> Result<(), StorageError> {
+        self.send(StorageCommand::TruncateAfter(zxid))
+    }
+
+    /// Shared counters (fsyncs, bytes written).
+    pub fn stats(&self) -> &super::StorageStats {
+        &self.stats
+    }
+
+    /// Flushes, fsyncs and stops the thread, waiting for it.
+    pub fn shutdown(self) -> Result<(), StorageError> {
+        // A thread that already exited has flushed; joining tells whether it panicked.
+        let _ = self.commands.send(StorageCommand::Shutdown);
+        self.thread.join().map_err(|_| StorageError::ThreadPanicked)
+    }
+}
+
+/// Whether the thread goes on after a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Exit,
+}
+
+/// The thread's state.
+struct Committer {
+    storage: Storage,
+    events: UnboundedSender<StorageEvent>,
+    /// The first error; once set, nothing is written any more.
+    failed: Option<String>,
+    purge_interval: Option<Duration>,
+    purge_next: Instant,
+}
+
+impl Committer {
+    fn new(storage: Storage, events: UnboundedSender<StorageEvent>) -> Committer {
+        let hours = storage.options().purge_interval_hours;
+        let purge_interval = (hours > 0).then(|| Duration::from_secs(u64::from(hours) * 3600));
+        let purge_next = Instant::now() + purge_interval.unwrap_or_default();
+        Committer {
+            storage,
+            events,
+            failed: None,
+            purge_interval,
+            purge_next,
+        }
+    }
+
+    fn run(mut self, receiver: Receiver<StorageCommand>) {
+        let mut batch = Vec::new();
+        loop {
+            let Some(first) = self.wait(&receiver) else {
+                // Every handle is gone: flush what was written and stop.
+                self.sync_and_report();
+                return;
+            };
+            batch.push(first);
+            while batch.len() < BATCH_COMMANDS_MAX {
+                match receiver.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            if self.run_batch(batch.drain(..)) == Flow::Exit {
+                tracing::info!("storage thread stopped");
+                return;
+            }
+        }
+    }
+
+    /// Blocks for the next command, running autopurge when its time comes.
+    fn wait(&mut self, receiver: &Receiver<StorageCommand>) -> Option<StorageCommand> {
+        loop {
+            let Some(interval) = self.purge_interval else {
+                return receiver.recv().ok();
+            };
+            let now = Instant::now();
+            if now >= self.purge_next {
+                self.purge_next = now + interval;
+                self.purge();
+                continue;
+            }
+            match receiver.recv_timeout(self.purge_next - now) {
+                Ok(command) => return Some(command),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    fn run_batch(&mut self, batch: impl Iterator<Item = StorageCommand>) -> Flow {
+        let mut sync_wanted = false;
+        for command in batch {
+            match command {
+                StorageCommand::Append(txns) => {
+                    self.guard(|storage| storage.append(&txns));
+                }
+                StorageCommand::Sync { .. } => sync_wanted = true,
+                StorageCommand::Snapshot { zxid, bytes } => {
+                    if self.guard(|storage| storage.write_snapshot(zxid, &bytes)) {
+                        self.emit(StorageEvent::SnapshotWritten { zxid });
+                    }
+                }
+                StorageCommand::TruncateAfter(after) => {
+                    // Syncs asked before the truncation are answered before it.
+                    if std::mem::take(&mut sync_wanted) {
+                        self.sync_and_report();
+                    }
+                    if self.guard(|storage| storage.truncate_after(after)) {
+                        self.emit(StorageEvent::Truncated { after });
+                    }
+                }
+                StorageCommand::Purge => {
+                    if let Some(error) = &self.failed {
+                        self.emit(StorageEvent::Failed(error.clone()));
+                    } else {
+                        self.purge();
+                    }
+                }
+                StorageCommand::Shutdown => {
+                    // After a failure only pending sync requests are answered (with Failed).
+                    if sync_wanted || self.failed.is_none() {
+                        self.sync_and_report();
+                    }
+                    return Flow::Exit;
+                }
+            }
+        }
+        if sync_wanted {
+            self.sync_and_report();
+        }
+        Flow::Continue
+    }
+
+    /// Runs `operation` unless storage has failed; records and reports a failure. Returns
+    /// whether it ran and succeeded.
+    fn guard(&mut self, operation: impl FnOnce(&mut Storage) -> Result<(), StorageError>) -> bool {
+        if let Some(error) = &self.failed {
+            let error = error.clone();
+            self.emit(StorageEvent::Failed(error));
+            return false;
+        }
+        match operation(&mut self.storage) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(%error, "storage failed; refusing every later command");
+                let message = error.to_string();
+                self.failed = Some(message.clone());
+                self.emit(StorageEvent::Failed(message));
+                false
+            }
+        }
+    }
+
+    fn sync_and_report(&mut self) {
+        let mut through = Zxid::ZERO;
+        let synced = self.guard(|storage| {
+            through = storage.sync()?;
+            Ok(())
+        });
+        if synced {
+            self.emit(StorageEvent::Persisted { through });
+        }
+    }
+
+    /// Autopurge. A purge that fails leaves extra files behind, which is not a durability
+    /// problem, so it is logged and storage goes on.
+    fn purge(&mut self) {
+        if self.failed.is_some() {
+            return;
+        }
+        let retain = self.storage.options().snap_retain_count;
+        match self.storage.purge(retain) {
+            Ok(report) => tracing::info!(?report, "autopurge done"),
+            Err(error) => tracing::warn!(%error, "autopurge failed"),
+        }
+    }
+
+    fn emit(&self, event: StorageEvent) {
+        // The owner may have gone away during shutdown; there is no one left to tell.
+        let _ = self.events.send(event);
+    }
+}

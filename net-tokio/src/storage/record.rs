@@ -1,0 +1,311 @@
+//! One log record and the reader that walks a segment record by record.
+//!
+//! On disk a record is `[u32 LE payload length][u32 LE crc32c of payload][payload]`, where the
+//! payload is the bincode 1.3 encoding of a [`Txn`] with fixed-width little-endian integers and no
+//! trailing bytes allowed (see [`bincode_options`]). The length is checked against a limit before
+//! anything is allocated, and decoding runs under the same byte limit, so a corrupt length can
+//! never cause a large allocation.
+
+use super::StorageError;
+use bincode::Options;
+use corral_core::txn::Txn;
+use corral_core::Zxid;
+use std::io::{self, Read};
+
+/// Bytes of the record header: payload length then crc32c, both u32 little endian.
+pub const RECORD_HEADER_BYTES: usize = 8;
+
+/// The default of `jute.maxbuffer`: the largest frame a ZooKeeper server accepts.
+pub const JUTE_MAXBUFFER_DEFAULT: usize = 0xfffff;
+
+/// Room a record may need beyond the jute frame that carried its request (headers, ACLs, the
+/// resolved sequential name).
+pub const RECORD_SLACK_BYTES: usize = 1 << 20;
+
+/// The default bound on one record's payload.
+pub const RECORD_BYTES_MAX_DEFAULT: usize = JUTE_MAXBUFFER_DEFAULT + RECORD_SLACK_BYTES;
+
+/// The bincode configuration of a record payload: fixed-width little-endian integers, trailing
+/// bytes rejected, and at most `bytes_max` bytes read or written.
+pub fn bincode_options(bytes_max: usize) -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+        .with_limit(bytes_max as u64)
+}
+
+/// Appends the record for `txn` to `out`. On error `out` is left as it was.
+pub fn encode_record(
+    txn: &Txn,
+    record_bytes_max: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), StorageError> {
+    let start = out.len();
+    out.extend_from_slice(&[0; RECORD_HEADER_BYTES]);
+    if let Err(error) = bincode_options(record_bytes_max).serialize_into(&mut *out, txn) {
+        out.truncate(start);
+        return Err(match *error {
+            bincode::ErrorKind::SizeLimit => StorageError::RecordTooLarge {
+                zxid: txn.zxid,
+                record_bytes_max,
+            },
+            _ => StorageError::Encode {
+                zxid: txn.zxid,
+                source: error,
+            },
+        });
+    }
+    let payload = &out[start + RECORD_HEADER_BYTES..];
+    assert!(payload.len() <= record_bytes_max);
+    // The limit is validated to fit a u32 (`StorageOptions::validate`).
+    let length = payload.len() as u32;
+    let crc = crc32c::crc32c(payload);
+    out[start..start + 4].copy_from_slice(&length.to_le_bytes());
+    out[start + 4..start + RECORD_HEADER_BYTES].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+/// Why reading a segment stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordFault {
+    /// The file ends inside a record header (a torn write).
+    #[error("short header: {available} of {RECORD_HEADER_BYTES} bytes")]
+    ShortHeader {
+        /// Header bytes present.
+        available: usize,
+    },
+    /// The length field exceeds the record limit.
+    #[error("payload length {length} over the limit {record_bytes_max}")]
+    LengthOverLimit {
+        /// The length field as stored.
+        length: u32,
+        /// The configured limit.
+        record_bytes_max: usize,
+    },
+    /// The file ends inside a record payload (a torn write).
+    #[error("short payload: {available} of {length} bytes")]
+    ShortPayload {
+        /// Payload bytes present.
+        available: usize,
+        /// The length field as stored.
+        length: usize,
+    },
+    /// The payload does not match its checksum.
+    #[error("crc32c mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch {
+        /// The checksum field as stored.
+        stored: u32,
+        /// The checksum of the payload as read.
+        computed: u32,
+    },
+    /// The checksum matched but the payload is not a transaction.
+    #[error("undecodable payload: {0}")]
+    Undecodable(String),
+    /// The record's zxid is not after the previous record's.
+    #[error("zxid {zxid} not after the previous {previous}")]
+    ZxidNotIncreasing {
+        /// The record's zxid.
+        zxid: Zxid,
+        /// The previous record's zxid.
+        previous: Zxid,
+    },
+    /// The segment's first record does not carry the zxid in the segment's name.
+    #[error("first zxid {zxid} differs from the segment name's {named}")]
+    NameMismatch {
+        /// The first record's zxid.
+        zxid: Zxid,
+        /// The zxid in the file name.
+        named: Zxid,
+    },
+}
+
+/// What [`RecordReader::next_record`] found.
+#[derive(Debug)]
+pub enum ReadOutcome {
+    /// A whole, valid record.
+    Record(Txn),
+    /// The clean end of the file.
+    End,
+    /// A bad record at [`RecordReader::offset`]; nothing after it can be trusted.
+    Fault(RecordFault),
+}
+
+/// Reads records one at a time, checking framing, checksum, decoding and zxid order.
+#[derive(Debug)]
+pub struct RecordReader<R> {
+    inner: R,
+    offset: u64,
+    record_bytes_max: usize,
+    previous: Option<Zxid>,
+    payload: Vec<u8>,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// A reader at offset 0 of `inner`; `previous` is the zxid the first record must exceed.
+    pub fn new(inner: R, record_bytes_max: usize, previous: Option<Zxid>) -> RecordReader<R> {
+        RecordReader {
+            inner,
+            offset: 0,
+            record_bytes_max,
+            previous,
+            payload: Vec::new(),
+        }
+    }
+
+    /// The byte offset just past the last valid record: where a cut would go.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The zxid of the last valid record read (or the `previous` given to `new`).
+    pub fn previous(&self) -> Option<Zxid> {
+        self.previous
+    }
+
+    /// Reads the next record. IO errors are returned as errors; damage is a `Fault`.
+    pub fn next_record(&mut self) -> io::Result<ReadOutcome> {
+        let mut header = [0u8; RECORD_HEADER_BYTES];
+        let available = read_full(&mut self.inner, &mut header)?;
+        if available == 0 {
+            return Ok(ReadOutcome::End);
+        }
+        if available < RECORD_HEADER_BYTES {
+            return Ok(ReadOutcome::Fault(RecordFault::ShortHeader { available }));
+        }
+        let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let stored = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if length as usize > self.record_bytes_max {
+            let record_bytes_max = self.record_bytes_max;
+            return Ok(ReadOutcome::Fault(RecordFault::LengthOverLimit {
+                length,
+                record_bytes_max,
+            }));
+        }
+        let length = length as usize;
+        self.payload.resize(length, 0);
+        let available = read_full(&mut self.inner, &mut self.payload)?;
+        if available < length {
+            return Ok(ReadOutcome::Fault(RecordFault::ShortPayload {
+                available,
+                length,
+            }));
+        }
+        let computed = crc32c::crc32c(&self.payload);
+        if computed != stored {
+            return Ok(ReadOutcome::Fault(RecordFault::CrcMismatch {
+                stored,
+                computed,
+            }));
+        }
+        let txn: Txn = match bincode_options(self.record_bytes_max).deserialize(&self.payload) {
+            Ok(txn) => txn,
+            Err(error) => {
+                return Ok(ReadOutcome::Fault(RecordFault::Undecodable(
+                    error.to_string(),
+                )))
+            }
+        };
+        if let Some(previous) = self.previous {
+            if txn.zxid <= previous {
+                let zxid = txn.zxid;
+                return Ok(ReadOutcome::Fault(RecordFault::ZxidNotIncreasing {
+                    zxid,
+                    previous,
+                }));
+            }
+        }
+        self.previous = Some(txn.zxid);
+        self.offset += (RECORD_HEADER_BYTES + length) as u64;
+        Ok(ReadOutcome::Record(txn))
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::tests::txn;
+
+    fn read_all(bytes: &[u8]) -> (Vec<Txn>, Option<RecordFault>, u64) {
+        let mut reader = RecordReader::new(bytes, RECORD_BYTES_MAX_DEFAULT, None);
+        let mut txns = Vec::new();
+        loop {
+            match reader.next_record().expect("reading a slice cannot fail") {
+                ReadOutcome::Record(txn) => txns.push(txn),
+                ReadOutcome::End => return (txns, None, reader.offset()),
+                ReadOutcome::Fault(fault) => return (txns, Some(fault), reader.offset()),
+            }
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut bytes = Vec::new();
+        for zxid in 1..=3 {
+            encode_record(&txn(zxid), RECORD_BYTES_MAX_DEFAULT, &mut bytes).expect("encode");
+        }
+        let (txns, fault, offset) = read_all(&bytes);
+        assert_eq!(txns, vec![txn(1), txn(2), txn(3)]);
+        assert_eq!(fault, None);
+        assert_eq!(offset, bytes.len() as u64);
+    }
+
+    #[test]
+    fn huge_length_is_a_fault_without_allocation() {
+        let mut bytes = vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+        bytes.extend_from_slice(&[1, 2, 3]);
+        let (txns, fault, offset) = read_all(&bytes);
+        assert!(txns.is_empty());
+        assert!(matches!(fault, Some(RecordFault::LengthOverLimit { .. })));
+        assert_eq!(offset, 0);
+    }
+
+    #[test]
+    fn garbage_with_valid_crc_is_undecodable() {
+        let payload = [7u8; 5];
+        let mut bytes = (payload.len() as u32).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let (_, fault, _) = read_all(&bytes);
+        assert!(matches!(fault, Some(RecordFault::Undecodable(_))));
+    }
+
+    #[test]
+    fn zxid_must_increase() {
+        let mut bytes = Vec::new();
+        for zxid in [1, 2, 2] {
+            encode_record(&txn(zxid), RECORD_BYTES_MAX_DEFAULT, &mut bytes).expect("encode");
+        }
+        let (txns, fault, _) = read_all(&bytes);
+        assert_eq!(txns.len(), 2);
+        assert!(matches!(fault, Some(RecordFault::ZxidNotIncreasing { .. })));
+    }
+
+    #[test]
+    fn oversized_txn_is_refused_on_write() {
+        let mut big = txn(1);
+        big.op = corral_core::txn::TxnOp::SetData {
+            path: "/a".into(),
+            data: vec![0; 100],
+            version: 1,
+        };
+        let mut bytes = vec![9];
+        let error = encode_record(&big, 64, &mut bytes).expect_err("too large");
+        assert!(matches!(error, StorageError::RecordTooLarge { .. }));
+        assert_eq!(bytes, vec![9]);
+    }
+}
