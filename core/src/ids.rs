@@ -30,7 +30,9 @@ impl Zxid {
 
     /// The next zxid in the same epoch, or `None` when the counter would wrap.
     pub fn next(self) -> Option<Zxid> {
-        self.counter().checked_add(1).map(|c| Zxid::new(self.epoch(), c))
+        self.counter()
+            .checked_add(1)
+            .map(|c| Zxid::new(self.epoch(), c))
     }
 }
 

@@ -12,11 +12,19 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod acl;
+pub mod config;
 pub mod ids;
 pub mod jute;
+pub mod node;
+pub mod prep;
+pub mod session;
 pub mod time;
 pub mod tree;
 pub mod txn;
+pub mod watch;
 
+pub use config::Config;
 pub use ids::{ConnId, Epoch, ServerId, SessionId, Zxid};
+pub use node::{Input, Node, Output, Recovered};
 pub use time::{Instant, Now};

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 /// A point on the adapter's monotonic clock, in nanoseconds since an arbitrary origin.
 ///
 /// The core never reads a clock; every `Instant` it holds came in through `Node::handle`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Instant(pub u64);
 
 impl Instant {

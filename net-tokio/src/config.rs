@@ -35,6 +35,8 @@ pub const SESSION_TIMEOUT_MAX_TICKS: u32 = 20;
 pub const CLIENT_PORT_ADDRESS_DEFAULT: &str = "0.0.0.0";
 /// The client address of the no-config standalone server.
 pub const STANDALONE_CLIENT_ADDRESS: &str = "127.0.0.1";
+/// ZooKeeper's default `znode.container.checkIntervalMs`.
+pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 60_000;
 /// The data directory of the no-config standalone server.
 pub const STANDALONE_DATA_DIR: &str = "corral-data";
 
@@ -202,6 +204,9 @@ pub struct ServerConfig {
     pub servers: BTreeMap<ServerId, ServerAddr>,
     /// `peerType`.
     pub peer_type: PeerType,
+    /// `znode.container.checkIntervalMs`: how often empty containers and expired TTL nodes are
+    /// removed (ZooKeeper reads it as a system property; Corral also accepts it in zoo.cfg).
+    pub container_check_interval_ms: u64,
     /// Keys present in the file that Corral does not use, in file order.
     pub unknown_keys: Vec<String>,
 }
@@ -235,6 +240,7 @@ impl ServerConfig {
             jute_maxbuffer: JUTE_MAXBUFFER_DEFAULT,
             servers: BTreeMap::new(),
             peer_type: PeerType::Participant,
+            container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
             unknown_keys: Vec::new(),
         }
     }
@@ -379,6 +385,9 @@ impl Parsed {
                 config.four_letter_words = FourLetterWords::parse(&entry.value);
             }
             "jute.maxbuffer" => config.jute_maxbuffer = parse_java_int(&entry)?,
+            "znode.container.checkIntervalMs" => {
+                config.container_check_interval_ms = entry.number::<u64>()?.max(1)
+            }
             "peerType" => config.peer_type = parse_peer_type(&entry)?,
             "dataDir" => self.data_dir = Some(PathBuf::from(&entry.value)),
             "dataLogDir" => self.data_log_dir = Some(PathBuf::from(&entry.value)),

@@ -9,4 +9,6 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod config;
+pub mod driver;
+pub mod server;
 pub mod storage;

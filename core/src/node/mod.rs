@@ -1,0 +1,386 @@
+//! `Node`: one Corral server, driven by its adapter.
+//!
+//! Call order: build with [`Node::new`], then repeatedly feed one event with [`Node::handle`],
+//! drain [`Node::poll_output`] until it returns `None` and perform each output in order, and arm
+//! one timer for [`Node::poll_timeout`]; when it fires, `handle(now, Input::Timeout)`.
+//!
+//! Persist, then speak: a write is answered only after an `Input::Persisted` covers its zxid.
+//! A single server is an ensemble of one: its own durable log is the quorum.
+
+mod commit;
+mod conn;
+mod fourlw;
+mod read;
+mod stats;
+mod write;
+
+use crate::config::Config;
+use crate::ids::{ConnId, SessionId, Zxid};
+use crate::prep::Prep;
+use crate::session::{Session, SessionTable};
+use crate::time::{Instant, Now};
+use crate::tree::DataTree;
+use crate::txn::Txn;
+use crate::watch::WatchManager;
+use conn::Conn;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+pub use stats::Stats;
+use std::collections::{BTreeMap, VecDeque};
+use thiserror::Error;
+use write::Proposal;
+
+/// One event for the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A client connected from `ip` (address only, no port).
+    Connected {
+        /// The adapter's number for the connection.
+        conn: ConnId,
+        /// The peer's IP address.
+        ip: String,
+    },
+    /// Bytes read from a client connection (any split; the node frames them).
+    Bytes {
+        /// Which connection.
+        conn: ConnId,
+        /// What was read.
+        bytes: Vec<u8>,
+    },
+    /// The client connection closed (by the peer, or after `Output::Close`).
+    Closed {
+        /// Which connection.
+        conn: ConnId,
+    },
+    /// Every appended record up to and including `through` is durable.
+    Persisted {
+        /// Highest durable zxid.
+        through: Zxid,
+    },
+    /// The log can no longer be written (disk full, IO error): stop accepting writes.
+    StorageFailed {
+        /// What went wrong, for the logs.
+        reason: String,
+    },
+    /// A snapshot requested with `Output::Snapshot` is durable.
+    SnapshotWritten {
+        /// The snapshot's zxid.
+        zxid: Zxid,
+    },
+    /// The time returned by `poll_timeout` has come.
+    Timeout,
+}
+
+/// One effect for the adapter to perform, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send bytes (whole frames) to a client.
+    Send {
+        /// Which connection.
+        conn: ConnId,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// Close a client connection once everything sent before is flushed.
+    Close {
+        /// Which connection.
+        conn: ConnId,
+    },
+    /// Append a transaction to the log (not yet durable).
+    Append(Txn),
+    /// Make the log durable through `through`, then answer `Input::Persisted`.
+    Sync {
+        /// Highest zxid that must be durable.
+        through: Zxid,
+    },
+    /// Write a snapshot of the state as of `zxid`, then answer `Input::SnapshotWritten`.
+    Snapshot {
+        /// The last zxid the snapshot contains.
+        zxid: Zxid,
+        /// The encoded state ([`Node::new`] reads it back).
+        bytes: Vec<u8>,
+    },
+}
+
+/// The state a node restarts from.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The newest valid snapshot's bytes, as written from `Output::Snapshot`.
+    pub snapshot: Option<Vec<u8>>,
+    /// Every logged transaction after the snapshot, in zxid order.
+    pub txns: Vec<Txn>,
+}
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The snapshot could not be decoded.
+    #[error("snapshot unreadable: {0}")]
+    Snapshot(String),
+    /// The log does not continue the snapshot.
+    #[error("log gap: expected a zxid after {after}, found {found}")]
+    LogGap {
+        /// Last zxid before the gap.
+        after: Zxid,
+        /// First zxid after it.
+        found: Zxid,
+    },
+}
+
+/// Timers, one slot each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The earliest session deadline.
+    SessionExpiry = 0,
+    /// The next scan for empty containers and expired TTL nodes.
+    ContainerCheck = 1,
+}
+
+impl Timer {
+    const COUNT: usize = 2;
+}
+
+/// The encoded state inside a snapshot.
+#[derive(Serialize, Deserialize)]
+struct SnapshotState {
+    zxid: Zxid,
+    tree: Vec<u8>,
+    sessions: Vec<(SessionId, Session)>,
+}
+
+/// One server: tree, sessions, watches, connections and the commit pipeline.
+pub struct Node {
+    pub(crate) config: Config,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) now: Now,
+    pub(crate) tree: DataTree,
+    pub(crate) sessions: SessionTable,
+    pub(crate) watches: WatchManager,
+    pub(crate) prep: Prep,
+    pub(crate) conns: BTreeMap<ConnId, Conn>,
+    /// Which connection currently carries each session.
+    pub(crate) session_conn: BTreeMap<SessionId, ConnId>,
+    /// Connections per client IP, for `maxClientCnxns`.
+    pub(crate) conns_per_ip: BTreeMap<String, usize>,
+    /// The last zxid handed out (proposed).
+    pub(crate) last_proposed: Zxid,
+    /// The highest zxid known durable.
+    pub(crate) persisted: Zxid,
+    /// Proposed, not yet committed, in zxid order.
+    pub(crate) proposals: VecDeque<Proposal>,
+    pub(crate) outputs: VecDeque<Output>,
+    /// A sync to emit after this call's appends.
+    pub(crate) sync_through: Option<Zxid>,
+    timers: [Option<Instant>; Timer::COUNT],
+    pub(crate) next_session: i64,
+    pub(crate) txns_since_snapshot: u64,
+    pub(crate) snapshot_after: u64,
+    pub(crate) storage_failed: Option<String>,
+    pub(crate) stats: Stats,
+}
+
+impl Node {
+    /// Builds a node from its configuration and recovered state. `seed` drives every random
+    /// choice (session passwords, snapshot jitter); `now` is the current time.
+    pub fn new(
+        config: Config,
+        recovered: Recovered,
+        seed: u64,
+        now: Now,
+    ) -> Result<Node, NodeError> {
+        config.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let snap_half = config.snap_count / 2;
+        let snapshot_after = snap_half + rng.next_u64() % (snap_half + 1);
+        let next_session = initial_session_id(config.server_id.0 as i64, now.wall_ms);
+        let mut node = Node {
+            config,
+            rng,
+            now,
+            tree: DataTree::new(),
+            sessions: SessionTable::new(),
+            watches: WatchManager::new(),
+            prep: Prep::new(),
+            conns: BTreeMap::new(),
+            session_conn: BTreeMap::new(),
+            conns_per_ip: BTreeMap::new(),
+            last_proposed: Zxid::ZERO,
+            persisted: Zxid::ZERO,
+            proposals: VecDeque::new(),
+            outputs: VecDeque::new(),
+            sync_through: None,
+            timers: [None; Timer::COUNT],
+            next_session,
+            txns_since_snapshot: 0,
+            snapshot_after,
+            storage_failed: None,
+            stats: Stats::default(),
+        };
+        node.recover(recovered)?;
+        node.arm_container_check();
+        Ok(node)
+    }
+
+    fn recover(&mut self, recovered: Recovered) -> Result<(), NodeError> {
+        if let Some(bytes) = recovered.snapshot {
+            let state: SnapshotState =
+                bincode::deserialize(&bytes).map_err(|e| NodeError::Snapshot(e.to_string()))?;
+            self.tree = DataTree::from_snapshot(&state.tree)
+                .map_err(|e| NodeError::Snapshot(e.to_string()))?;
+            for (id, s) in state.sessions {
+                self.sessions.open(id, s, self.now.mono);
+            }
+        }
+        for txn in recovered.txns {
+            let last = self.tree.last_zxid();
+            if txn.zxid <= last {
+                continue;
+            }
+            if last != Zxid::ZERO
+                && txn.zxid.epoch() == last.epoch()
+                && txn.zxid.counter() != last.counter() + 1
+            {
+                return Err(NodeError::LogGap {
+                    after: last,
+                    found: txn.zxid,
+                });
+            }
+            self.apply_quietly(&txn);
+            self.txns_since_snapshot += 1;
+        }
+        self.last_proposed = self.tree.last_zxid();
+        self.persisted = self.last_proposed;
+        // A restarted server gives every recovered session a full timeout to come back.
+        self.sessions.reset_deadlines(self.now.mono);
+        tracing::info!(zxid = %self.last_proposed, sessions = self.sessions.len(), nodes = self.tree.node_count(), "recovered");
+        Ok(())
+    }
+
+    /// Feeds one event. `now` must not go backwards.
+    pub fn handle(&mut self, now: Now, input: Input) {
+        debug_assert!(now.mono >= self.now.mono, "time went backwards");
+        self.now = Now {
+            mono: now.mono.max(self.now.mono),
+            wall_ms: now.wall_ms,
+        };
+        match input {
+            Input::Connected { conn, ip } => self.on_connected(conn, ip),
+            Input::Bytes { conn, bytes } => self.on_bytes(conn, &bytes),
+            Input::Closed { conn } => self.on_closed(conn),
+            Input::Persisted { through } => self.on_persisted(through),
+            Input::StorageFailed { reason } => self.on_storage_failed(reason),
+            Input::SnapshotWritten { zxid } => tracing::info!(%zxid, "snapshot written"),
+            Input::Timeout => self.on_timeout(),
+        }
+        self.finish_step();
+    }
+
+    /// The next effect to perform, in order.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When to call `handle(now, Input::Timeout)` next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// The committed tree (for tests, the simulator and reports).
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// The session table.
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
+    }
+
+    /// Counters for reports.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Highest committed zxid.
+    pub fn last_committed(&self) -> Zxid {
+        self.tree.last_zxid()
+    }
+
+    /// Emits the coalesced sync and re-arms timers after every input.
+    fn finish_step(&mut self) {
+        if let Some(through) = self.sync_through.take() {
+            self.outputs.push_back(Output::Sync { through });
+        }
+        self.timers[Timer::SessionExpiry as usize] = self.sessions.next_deadline();
+        #[cfg(debug_assertions)]
+        self.check_invariants();
+    }
+
+    fn arm_container_check(&mut self) {
+        let at = self
+            .now
+            .mono
+            .plus_ms(self.config.container_check_interval_ms);
+        self.timers[Timer::ContainerCheck as usize] = Some(at);
+    }
+
+    fn on_timeout(&mut self) {
+        let now = self.now.mono;
+        if self.timers[Timer::SessionExpiry as usize].is_some_and(|t| t <= now) {
+            for id in self.sessions.expired(now) {
+                self.expire_session(id);
+            }
+        }
+        if self.timers[Timer::ContainerCheck as usize].is_some_and(|t| t <= now) {
+            self.expire_nodes();
+            self.arm_container_check();
+        }
+    }
+
+    fn on_storage_failed(&mut self, reason: String) {
+        tracing::error!(%reason, "storage failed: refusing writes from now on");
+        self.storage_failed = Some(reason);
+    }
+
+    /// Encodes the state for a snapshot as of the last committed zxid.
+    pub(crate) fn snapshot_bytes(&self) -> Vec<u8> {
+        let state = SnapshotState {
+            zxid: self.tree.last_zxid(),
+            tree: self.tree.to_snapshot(),
+            sessions: self.sessions.to_snapshot(),
+        };
+        bincode::serialize(&state).unwrap_or_default()
+    }
+
+    /// A fresh session password.
+    pub(crate) fn new_password(&mut self) -> Vec<u8> {
+        let mut p = vec![0u8; 16];
+        self.rng.fill_bytes(&mut p);
+        p
+    }
+
+    #[cfg(debug_assertions)]
+    fn check_invariants(&self) {
+        assert!(self.persisted <= self.last_proposed || self.proposals.is_empty());
+        assert!(self.tree.last_zxid() <= self.last_proposed);
+        let mut prev = self.tree.last_zxid();
+        for p in &self.proposals {
+            assert!(p.txn.zxid > prev, "proposals out of order");
+            prev = p.txn.zxid;
+        }
+        for (session, conn) in &self.session_conn {
+            assert!(
+                self.conns.contains_key(conn),
+                "session {session} bound to a closed conn"
+            );
+        }
+    }
+}
+
+/// ZooKeeper's session id layout: server id in the top byte, then a time-derived counter.
+fn initial_session_id(server_id: i64, wall_ms: i64) -> i64 {
+    ((wall_ms << 24) as u64 >> 8) as i64 | (server_id << 56)
+}

@@ -1,0 +1,241 @@
+//! Proposing writes: zxid assignment, preparation, and the append/sync outputs.
+
+use super::{Node, Output};
+use crate::ids::{ConnId, SessionId, Zxid};
+use crate::jute::{err, op, MultiOp, Request};
+use crate::prep::PrepContext;
+use crate::session::Session;
+use crate::txn::{Txn, TxnOp};
+
+/// Who is waiting for a proposal's commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A new session's handshake on `conn`.
+    Connect {
+        /// The connection that asked.
+        conn: ConnId,
+    },
+    /// A client request.
+    Request {
+        /// The connection that asked.
+        conn: ConnId,
+        /// The request's xid.
+        xid: i32,
+        /// For a multi: each op's opcode, to shape the results.
+        multi_ops: Vec<i32>,
+    },
+    /// The server itself (session expiry, container and TTL cleanup).
+    Server,
+}
+
+/// A transaction proposed and not yet committed.
+#[derive(Debug, Clone)]
+pub(crate) struct Proposal {
+    pub(crate) txn: Txn,
+    pub(crate) origin: Origin,
+}
+
+impl Node {
+    fn next_zxid(&self) -> Zxid {
+        // A counter overflow needs a new epoch; a standalone server moves to the next one.
+        self.last_proposed
+            .next()
+            .unwrap_or_else(|| Zxid::new(crate::ids::Epoch(self.last_proposed.epoch().0 + 1), 1))
+    }
+
+    /// Appends `op` as the next transaction and queues it for commit.
+    fn propose(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        opcode: i32,
+        op: TxnOp,
+        origin: Origin,
+        zxid: Zxid,
+    ) {
+        debug_assert!(zxid > self.last_proposed);
+        let txn = Txn {
+            zxid,
+            session,
+            cxid,
+            opcode,
+            time_ms: self.now.wall_ms,
+            op,
+        };
+        self.last_proposed = zxid;
+        self.outputs.push_back(Output::Append(txn.clone()));
+        self.sync_through = Some(zxid);
+        self.proposals
+            .push_back(super::write::Proposal { txn, origin });
+    }
+
+    pub(crate) fn create_session(&mut self, conn: ConnId, timeout_ms: i32) {
+        if self.storage_failed.is_some() {
+            tracing::warn!(conn = conn.0, "storage failed: refusing new session");
+            self.close_conn(conn);
+            return;
+        }
+        let session = SessionId(self.next_session);
+        self.next_session += 1;
+        let password = self.new_password();
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.state = super::conn::ConnState::Connecting;
+        }
+        let zxid = self.next_zxid();
+        let op = TxnOp::CreateSession {
+            timeout_ms,
+            password,
+        };
+        self.propose(
+            session,
+            0,
+            op::CREATE_SESSION,
+            op,
+            Origin::Connect { conn },
+            zxid,
+        );
+    }
+
+    pub(crate) fn expire_session(&mut self, session: SessionId) {
+        if self.storage_failed.is_some() {
+            return;
+        }
+        tracing::info!(%session, "session expired");
+        self.sessions.mark_closing(session);
+        let zxid = self.next_zxid();
+        let auth = crate::acl::AuthInfo::default();
+        let cx = PrepContext {
+            tree: &self.tree,
+            auth: &auth,
+            session,
+            zxid,
+            time_ms: self.now.wall_ms,
+        };
+        let op = self.prep.close_session(&cx);
+        self.propose(session, 0, op::CLOSE_SESSION, op, Origin::Server, zxid);
+    }
+
+    /// Proposes the removal of every empty container and expired TTL node.
+    pub(crate) fn expire_nodes(&mut self) {
+        if self.storage_failed.is_some() {
+            return;
+        }
+        let auth = crate::acl::AuthInfo::default();
+        for path in self.tree.expiry_candidates(self.now.wall_ms) {
+            let zxid = self.next_zxid();
+            let cx = PrepContext {
+                tree: &self.tree,
+                auth: &auth,
+                session: SessionId(0),
+                zxid,
+                time_ms: self.now.wall_ms,
+            };
+            if let Some(op) = self.prep.expire_node(&cx, &path) {
+                tracing::debug!(%path, "removing empty container or expired TTL node");
+                self.propose(
+                    SessionId(0),
+                    0,
+                    op::DELETE_CONTAINER,
+                    op,
+                    Origin::Server,
+                    zxid,
+                );
+            }
+        }
+    }
+
+    pub(crate) fn submit_write(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        xid: i32,
+        request: Request,
+    ) {
+        if self.storage_failed.is_some() {
+            // Never acknowledge what cannot be made durable.
+            self.reply_error(conn, xid, err::SYSTEM_ERROR);
+            self.write_answered(conn);
+            return;
+        }
+        let opcode = request.opcode();
+        let zxid = self.next_zxid();
+        let op = match &request {
+            Request::Reconfig { .. } => TxnOp::Error {
+                code: err::RECONFIG_DISABLED,
+            },
+            _ => {
+                let auth = match self.conns.get(&conn) {
+                    Some(c) => c.auth.clone(),
+                    None => return,
+                };
+                let cx = PrepContext {
+                    tree: &self.tree,
+                    auth: &auth,
+                    session,
+                    zxid,
+                    time_ms: self.now.wall_ms,
+                };
+                self.prep.prepare(&cx, &request)
+            }
+        };
+        if let TxnOp::CloseSession = op {
+            self.sessions.mark_closing(session);
+        }
+        let multi_ops = match &request {
+            Request::Multi(ops) => ops.iter().map(multi_opcode).collect(),
+            _ => Vec::new(),
+        };
+        let origin = Origin::Request {
+            conn,
+            xid,
+            multi_ops,
+        };
+        self.propose(session, xid, opcode, op, origin, zxid);
+    }
+
+    /// A write of `conn` has been answered: later reads may proceed.
+    pub(crate) fn write_answered(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.writes_in_flight = c.writes_in_flight.saturating_sub(1);
+        }
+        self.pump(conn);
+    }
+
+    /// Applies a committed transaction without answering anyone (recovery, replay).
+    pub(crate) fn apply_quietly(&mut self, txn: &Txn) {
+        self.tree.apply(txn);
+        self.apply_sessions(txn);
+    }
+
+    pub(crate) fn apply_sessions(&mut self, txn: &Txn) {
+        match &txn.op {
+            TxnOp::CreateSession {
+                timeout_ms,
+                password,
+            } => {
+                let s = Session {
+                    timeout_ms: *timeout_ms,
+                    password: password.clone(),
+                };
+                self.sessions.open(txn.session, s, self.now.mono);
+                self.next_session = self.next_session.max(txn.session.0 + 1);
+            }
+            TxnOp::CloseSession => self.sessions.close(txn.session),
+            _ => {}
+        }
+    }
+}
+
+fn multi_opcode(op: &MultiOp) -> i32 {
+    match op {
+        MultiOp::Create(_) => op::CREATE,
+        MultiOp::Create2(_) => op::CREATE2,
+        MultiOp::CreateContainer(_) => op::CREATE_CONTAINER,
+        MultiOp::CreateTtl(_) => op::CREATE_TTL,
+        MultiOp::Delete { .. } => op::DELETE,
+        MultiOp::SetData { .. } => op::SET_DATA,
+        MultiOp::Check { .. } => op::CHECK,
+        MultiOp::GetChildren { .. } => op::GET_CHILDREN,
+        MultiOp::GetData { .. } => op::GET_DATA,
+    }
+}

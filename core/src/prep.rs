@@ -1,0 +1,466 @@
+//! Request preparation: turning a client write into a self-contained [`TxnOp`].
+//!
+//! Writes are validated against the committed tree *plus* every change prepared but not yet
+//! committed (the overlay), so that pipelined writes from many sessions validate as if each
+//! earlier one had already been applied. Failures are data (`TxnOp::Error { code }`), not Rust
+//! errors: a failed write still gets a zxid and an answer, as in ZooKeeper.
+
+use crate::acl::{self, AuthInfo};
+use crate::ids::{SessionId, Zxid};
+use crate::jute::{create_mode, err, perms, Acl, CreateRequest, MultiOp, Request, Stat};
+use crate::tree::{is_valid_path, parent_path, DataTree};
+use crate::txn::{NodeKind, TxnOp};
+use std::collections::BTreeMap;
+
+use crate::tree::TTL_MS_MAX;
+
+/// A node as prepared: its stat and ACL after every outstanding change.
+#[derive(Debug, Clone)]
+struct PendingNode {
+    /// As clients would see it (only versions, counts and times are read here).
+    stat: Stat,
+    acl: Vec<Acl>,
+    kind: NodeKind,
+    /// Children ever created: the next sequential suffix (ZooKeeper's stored cversion).
+    child_creates: i32,
+}
+
+/// True when `p` is a valid path; a sequential create gets a suffix, so validate as if it had one.
+fn valid(p: &str, sequential: bool) -> bool {
+    if sequential {
+        is_valid_path(&format!("{p}1"))
+    } else {
+        is_valid_path(p)
+    }
+}
+
+/// An overlay entry: `None` when the node is deleted by an outstanding change.
+#[derive(Debug, Clone)]
+struct Pending {
+    node: Option<PendingNode>,
+    /// The newest outstanding zxid that touched this path.
+    zxid: Zxid,
+}
+
+/// Everything a prepared write may read besides the overlay.
+pub struct PrepContext<'a> {
+    /// The committed tree.
+    pub tree: &'a DataTree,
+    /// The requesting connection's ids.
+    pub auth: &'a AuthInfo,
+    /// The requesting session.
+    pub session: SessionId,
+    /// The zxid this txn will get.
+    pub zxid: Zxid,
+    /// Leader's wall clock, ms since the epoch.
+    pub time_ms: i64,
+}
+
+/// The overlay of prepared, uncommitted changes.
+#[derive(Debug, Default)]
+pub struct Prep {
+    overlay: BTreeMap<String, Pending>,
+    /// Previous overlay entries, to roll back a failed multi.
+    undo: Vec<(String, Option<Pending>)>,
+}
+
+type Outcome = Result<TxnOp, i32>;
+
+impl Prep {
+    /// An empty overlay.
+    pub fn new() -> Prep {
+        Prep::default()
+    }
+
+    /// Forgets overlay entries whose newest change is committed at or before `zxid`.
+    pub fn committed(&mut self, zxid: Zxid) {
+        self.overlay.retain(|_, p| p.zxid > zxid);
+    }
+
+    /// Forgets every outstanding change (the node lost leadership).
+    pub fn clear(&mut self) {
+        self.overlay.clear();
+    }
+
+    /// Number of paths with outstanding changes.
+    pub fn outstanding(&self) -> usize {
+        self.overlay.len()
+    }
+
+    fn view(&self, tree: &DataTree, path: &str) -> Option<PendingNode> {
+        if let Some(p) = self.overlay.get(path) {
+            return p.node.clone();
+        }
+        let node = tree.get(path)?;
+        Some(PendingNode {
+            stat: node.stat,
+            acl: tree.acl(path).unwrap_or(&[]).to_vec(),
+            kind: tree.kind(path).unwrap_or(NodeKind::Persistent),
+            child_creates: node.child_creates(),
+        })
+    }
+
+    fn set(&mut self, path: &str, node: Option<PendingNode>, zxid: Zxid) {
+        let old = self.overlay.insert(path.to_owned(), Pending { node, zxid });
+        self.undo.push((path.to_owned(), old));
+    }
+
+    fn rollback(&mut self) {
+        while let Some((path, old)) = self.undo.pop() {
+            match old {
+                Some(p) => self.overlay.insert(path, p),
+                None => self.overlay.remove(&path),
+            };
+        }
+    }
+
+    /// Prepares a client write. Reads must not be passed here.
+    pub fn prepare(&mut self, cx: &PrepContext<'_>, request: &Request) -> TxnOp {
+        self.undo.clear();
+        let out = match request {
+            Request::Multi(ops) => self.multi(cx, ops),
+            other => self.single(cx, other),
+        };
+        self.undo.clear();
+        out
+    }
+
+    fn single(&mut self, cx: &PrepContext<'_>, request: &Request) -> TxnOp {
+        let out = match request {
+            Request::Create(c) | Request::Create2(c) => self.create(cx, c, -1, false),
+            Request::CreateContainer(c) => self.create(cx, c, -1, true),
+            Request::CreateTtl(c) => {
+                let base = CreateRequest {
+                    path: c.path.clone(),
+                    data: c.data.clone(),
+                    acl: c.acl.clone(),
+                    flags: c.flags,
+                };
+                self.create(cx, &base, c.ttl, false)
+            }
+            Request::Delete { path, version } => self.delete(cx, path, *version),
+            Request::SetData {
+                path,
+                data,
+                version,
+            } => self.set_data(cx, path, data, *version),
+            Request::SetAcl { path, acl, version } => self.set_acl(cx, path, acl, *version),
+            Request::Check { path, version } => self.check(cx, path, *version),
+            Request::CloseSession => Ok(self.close_session(cx)),
+            _ => Err(err::UNIMPLEMENTED),
+        };
+        out.unwrap_or_else(|code| {
+            self.rollback();
+            TxnOp::Error { code }
+        })
+    }
+
+    fn multi(&mut self, cx: &PrepContext<'_>, ops: &[MultiOp]) -> TxnOp {
+        let mut out = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let request = match op {
+                MultiOp::Create(c) => Request::Create(c.clone()),
+                MultiOp::Create2(c) => Request::Create2(c.clone()),
+                MultiOp::CreateContainer(c) => Request::CreateContainer(c.clone()),
+                MultiOp::CreateTtl(c) => Request::CreateTtl(c.clone()),
+                MultiOp::Delete { path, version } => Request::Delete {
+                    path: path.clone(),
+                    version: *version,
+                },
+                MultiOp::SetData {
+                    path,
+                    data,
+                    version,
+                } => Request::SetData {
+                    path: path.clone(),
+                    data: data.clone(),
+                    version: *version,
+                },
+                MultiOp::Check { path, version } => Request::Check {
+                    path: path.clone(),
+                    version: *version,
+                },
+                // Reads inside a write multi: ZooKeeper rejects the whole multi.
+                MultiOp::GetChildren { .. } | MultiOp::GetData { .. } => {
+                    self.rollback();
+                    return failed_multi(ops.len(), i, err::BAD_ARGUMENTS);
+                }
+            };
+            match self.single(cx, &request) {
+                TxnOp::Error { code } => {
+                    // `single` already rolled back every change of this multi.
+                    return failed_multi(ops.len(), i, code);
+                }
+                op => out.push(op),
+            }
+        }
+        TxnOp::Multi(out)
+    }
+
+    fn create(
+        &mut self,
+        cx: &PrepContext<'_>,
+        c: &CreateRequest,
+        ttl: i64,
+        container: bool,
+    ) -> Outcome {
+        let (kind, sequential) = create_kind(c.flags, ttl, container, cx.session)?;
+        if !valid(&c.path, sequential) {
+            return Err(err::BAD_ARGUMENTS);
+        }
+        let acl = acl::fixup(&c.acl, cx.auth)?;
+        let parent_path = parent_path(&c.path).ok_or(err::BAD_ARGUMENTS)?;
+        let mut parent = self.view(cx.tree, parent_path).ok_or(err::NO_NODE)?;
+        if !acl::check(&parent.acl, perms::CREATE, cx.auth) {
+            return Err(err::NO_AUTH);
+        }
+        let full = if sequential {
+            format!("{}{:010}", c.path, parent.child_creates)
+        } else {
+            c.path.clone()
+        };
+        if !valid(&full, false) {
+            return Err(err::BAD_ARGUMENTS);
+        }
+        if self.view(cx.tree, &full).is_some() {
+            return Err(err::NODE_EXISTS);
+        }
+        if matches!(parent.kind, NodeKind::Ephemeral { .. }) {
+            return Err(err::NO_CHILDREN_FOR_EPHEMERALS);
+        }
+        parent.child_creates += 1;
+        parent.stat.num_children += 1;
+        parent.stat.cversion = 2 * parent.child_creates - parent.stat.num_children;
+        parent.stat.pzxid = cx.zxid.0;
+        let parent_cversion = parent.child_creates;
+        self.set(parent_path, Some(parent), cx.zxid);
+        let node = PendingNode {
+            stat: new_stat(cx, &kind, c.data.len()),
+            acl: acl.clone(),
+            kind,
+            child_creates: 0,
+        };
+        self.set(&full, Some(node), cx.zxid);
+        Ok(TxnOp::Create {
+            path: full,
+            data: c.data.clone(),
+            acl,
+            kind,
+            parent_cversion,
+        })
+    }
+
+    fn delete(&mut self, cx: &PrepContext<'_>, p: &str, version: i32) -> Outcome {
+        let parent_path = parent_path(p).ok_or(err::BAD_ARGUMENTS)?;
+        if is_special(p) || p.contains('\0') {
+            return Err(err::BAD_ARGUMENTS);
+        }
+        let mut parent = self.view(cx.tree, parent_path).ok_or(err::NO_NODE)?;
+        if !acl::check(&parent.acl, perms::DELETE, cx.auth) {
+            return Err(err::NO_AUTH);
+        }
+        let node = self.view(cx.tree, p).ok_or(err::NO_NODE)?;
+        check_version(node.stat.version, version)?;
+        if node.stat.num_children > 0 {
+            return Err(err::NOT_EMPTY);
+        }
+        self.delete_unchecked(cx, p, parent_path, &mut parent);
+        Ok(TxnOp::Delete { path: p.to_owned() })
+    }
+
+    fn delete_unchecked(
+        &mut self,
+        cx: &PrepContext<'_>,
+        p: &str,
+        parent_path: &str,
+        parent: &mut PendingNode,
+    ) {
+        parent.stat.num_children -= 1;
+        parent.stat.cversion = 2 * parent.child_creates - parent.stat.num_children;
+        parent.stat.pzxid = parent.stat.pzxid.max(cx.zxid.0);
+        self.set(parent_path, Some(parent.clone()), cx.zxid);
+        self.set(p, None, cx.zxid);
+    }
+
+    fn set_data(&mut self, cx: &PrepContext<'_>, p: &str, data: &[u8], version: i32) -> Outcome {
+        if !valid(p, false) {
+            return Err(err::BAD_ARGUMENTS);
+        }
+        let mut node = self.view(cx.tree, p).ok_or(err::NO_NODE)?;
+        if !acl::check(&node.acl, perms::WRITE, cx.auth) {
+            return Err(err::NO_AUTH);
+        }
+        let new_version = check_version(node.stat.version, version)?;
+        node.stat.version = new_version;
+        node.stat.mzxid = cx.zxid.0;
+        node.stat.mtime = cx.time_ms;
+        node.stat.data_length = data.len() as i32;
+        self.set(p, Some(node), cx.zxid);
+        Ok(TxnOp::SetData {
+            path: p.to_owned(),
+            data: data.to_vec(),
+            version: new_version,
+        })
+    }
+
+    fn set_acl(&mut self, cx: &PrepContext<'_>, p: &str, acl_req: &[Acl], version: i32) -> Outcome {
+        if !valid(p, false) {
+            return Err(err::BAD_ARGUMENTS);
+        }
+        let acl = acl::fixup(acl_req, cx.auth)?;
+        let mut node = self.view(cx.tree, p).ok_or(err::NO_NODE)?;
+        if !acl::check(&node.acl, perms::ADMIN, cx.auth) {
+            return Err(err::NO_AUTH);
+        }
+        let aversion = check_version(node.stat.aversion, version)?;
+        node.stat.aversion = aversion;
+        node.acl = acl.clone();
+        self.set(p, Some(node), cx.zxid);
+        Ok(TxnOp::SetAcl {
+            path: p.to_owned(),
+            acl,
+            aversion,
+        })
+    }
+
+    fn check(&mut self, cx: &PrepContext<'_>, p: &str, version: i32) -> Outcome {
+        if !valid(p, false) {
+            return Err(err::BAD_ARGUMENTS);
+        }
+        let node = self.view(cx.tree, p).ok_or(err::NO_NODE)?;
+        if !acl::check(&node.acl, perms::READ, cx.auth) {
+            return Err(err::NO_AUTH);
+        }
+        check_version(node.stat.version, version)?;
+        Ok(TxnOp::Check { path: p.to_owned() })
+    }
+
+    /// Prepares the close of `cx.session`: its ephemerals, committed or outstanding, are
+    /// deleted in the overlay so later requests see them gone.
+    pub fn close_session(&mut self, cx: &PrepContext<'_>) -> TxnOp {
+        let mut doomed: Vec<String> = cx.tree.ephemerals(cx.session);
+        for (p, pending) in &self.overlay {
+            if let Some(n) = &pending.node {
+                let mine = n.kind == NodeKind::Ephemeral { owner: cx.session };
+                if mine && !doomed.contains(p) {
+                    doomed.push(p.clone());
+                }
+            }
+        }
+        doomed.sort();
+        for p in doomed {
+            // Skip nodes an outstanding change already deleted.
+            if self.view(cx.tree, &p).is_none() {
+                continue;
+            }
+            let Some(parent_path) = parent_path(&p) else {
+                continue;
+            };
+            if let Some(mut parent) = self.view(cx.tree, parent_path) {
+                self.delete_unchecked(cx, &p, parent_path, &mut parent);
+            }
+        }
+        TxnOp::CloseSession
+    }
+
+    /// Prepares the server-initiated removal of an empty container or an expired TTL node.
+    /// Returns `None` when the node no longer qualifies (it gained a child, was modified or is gone).
+    pub fn expire_node(&mut self, cx: &PrepContext<'_>, p: &str) -> Option<TxnOp> {
+        let node = self.view(cx.tree, p)?;
+        if node.stat.num_children != 0 {
+            return None;
+        }
+        match node.kind {
+            NodeKind::Ttl { ttl_ms } if node.stat.mtime.saturating_add(ttl_ms) < cx.time_ms => {}
+            NodeKind::Container if node.child_creates > 0 => {}
+            _ => return None,
+        }
+        let parent_path = parent_path(p)?;
+        let mut parent = self.view(cx.tree, parent_path)?;
+        self.delete_unchecked(cx, p, parent_path, &mut parent);
+        Some(TxnOp::Delete { path: p.to_owned() })
+    }
+}
+
+/// The multi's answer when op `failed` failed with `code`: earlier ops report OK, later ones
+/// RUNTIME_INCONSISTENCY, as ZooKeeper reports them.
+fn failed_multi(len: usize, failed: usize, code: i32) -> TxnOp {
+    let ops = (0..len)
+        .map(|i| TxnOp::Error {
+            code: match i.cmp(&failed) {
+                std::cmp::Ordering::Less => err::OK,
+                std::cmp::Ordering::Equal => code,
+                std::cmp::Ordering::Greater => err::RUNTIME_INCONSISTENCY,
+            },
+        })
+        .collect();
+    TxnOp::Multi(ops)
+}
+
+/// ZooKeeper's reserved paths, which cannot be deleted.
+fn is_special(p: &str) -> bool {
+    matches!(
+        p,
+        "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
+    )
+}
+
+/// `-1` matches any version; otherwise the versions must be equal. Returns the next version.
+fn check_version(current: i32, expected: i32) -> Result<i32, i32> {
+    if expected != -1 && expected != current {
+        return Err(err::BAD_VERSION);
+    }
+    Ok(current.wrapping_add(1))
+}
+
+/// Decodes create flags into a node kind and whether the name is sequential.
+fn create_kind(
+    flags: i32,
+    ttl: i64,
+    container_op: bool,
+    session: SessionId,
+) -> Result<(NodeKind, bool), i32> {
+    let (kind, sequential) = match flags {
+        create_mode::PERSISTENT => (NodeKind::Persistent, false),
+        create_mode::PERSISTENT_SEQUENTIAL => (NodeKind::Persistent, true),
+        create_mode::EPHEMERAL => (NodeKind::Ephemeral { owner: session }, false),
+        create_mode::EPHEMERAL_SEQUENTIAL => (NodeKind::Ephemeral { owner: session }, true),
+        create_mode::CONTAINER => (NodeKind::Container, false),
+        create_mode::PERSISTENT_WITH_TTL => (NodeKind::Ttl { ttl_ms: ttl }, false),
+        create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL => (NodeKind::Ttl { ttl_ms: ttl }, true),
+        _ => return Err(err::BAD_ARGUMENTS),
+    };
+    let is_ttl = matches!(kind, NodeKind::Ttl { .. });
+    if is_ttl && !(1..=TTL_MS_MAX).contains(&ttl) {
+        return Err(err::BAD_ARGUMENTS);
+    }
+    if !is_ttl && ttl >= 0 {
+        return Err(err::BAD_ARGUMENTS);
+    }
+    if container_op != matches!(kind, NodeKind::Container) {
+        return Err(err::BAD_ARGUMENTS);
+    }
+    Ok((kind, sequential))
+}
+
+/// The Stat a create will give the new node; must equal what the tree computes on apply.
+fn new_stat(cx: &PrepContext<'_>, kind: &NodeKind, data_len: usize) -> Stat {
+    // ZooKeeper shows containers and TTL nodes with ephemeralOwner 0.
+    let ephemeral_owner = match kind {
+        NodeKind::Ephemeral { owner } => owner.0,
+        _ => 0,
+    };
+    Stat {
+        czxid: cx.zxid.0,
+        mzxid: cx.zxid.0,
+        ctime: cx.time_ms,
+        mtime: cx.time_ms,
+        version: 0,
+        cversion: 0,
+        aversion: 0,
+        ephemeral_owner,
+        data_length: data_len as i32,
+        num_children: 0,
+        pzxid: cx.zxid.0,
+    }
+}

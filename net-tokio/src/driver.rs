@@ -1,0 +1,283 @@
+//! The adapter loop: one task owns the `Node`, feeds it socket, storage and timer events, and
+//! performs its outputs. It makes no protocol decisions.
+
+use crate::storage::{StorageCommand, StorageEvent, StorageHandle};
+use corral_core::{ConnId, Input, Instant, Node, Now, Output};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// Events handled per wake-up before outputs are flushed, so one busy source cannot starve the
+/// others and replies leave in batches.
+const EVENTS_PER_WAKE_MAX: usize = 256;
+/// Bytes read from a socket at a time.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// What the connection tasks tell the node task.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A client connected.
+    Connected(ConnId, SocketAddr, mpsc::UnboundedSender<ConnCommand>),
+    /// Bytes arrived.
+    Bytes(ConnId, Vec<u8>),
+    /// The socket closed.
+    Closed(ConnId),
+}
+
+/// What the node task tells a connection's writer.
+#[derive(Debug)]
+pub enum ConnCommand {
+    /// Write these bytes.
+    Send(Vec<u8>),
+    /// Flush and close.
+    Close,
+}
+
+/// The monotonic and wall clocks, read once per wake-up.
+pub struct Clock {
+    origin: std::time::Instant,
+}
+
+impl Clock {
+    /// A clock whose monotonic origin is now.
+    pub fn new() -> Clock {
+        Clock {
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    /// Both clocks now.
+    pub fn now(&self) -> Now {
+        let mono = Instant(self.origin.elapsed().as_nanos() as u64);
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Now { mono, wall_ms }
+    }
+
+    fn until(&self, at: Instant) -> Duration {
+        let now = self.origin.elapsed().as_nanos() as u64;
+        Duration::from_nanos(at.0.saturating_sub(now))
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+/// Accepts client connections and spawns their reader and writer tasks.
+pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<NetEvent>) {
+    let mut next_conn: u64 = 1;
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = ConnId(next_conn);
+        next_conn += 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        if events.send(NetEvent::Connected(conn, addr, tx)).is_err() {
+            return;
+        }
+        let (read_half, write_half) = stream.into_split();
+        tokio::spawn(read_loop(conn, read_half, events.clone()));
+        tokio::spawn(write_loop(write_half, rx));
+    }
+}
+
+async fn read_loop(
+    conn: ConnId,
+    mut socket: tokio::net::tcp::OwnedReadHalf,
+    events: mpsc::UnboundedSender<NetEvent>,
+) {
+    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    loop {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if events
+                    .send(NetEvent::Bytes(conn, buf[..n].to_vec()))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = events.send(NetEvent::Closed(conn));
+}
+
+async fn write_loop(
+    mut socket: tokio::net::tcp::OwnedWriteHalf,
+    mut commands: mpsc::UnboundedReceiver<ConnCommand>,
+) {
+    let mut batch: Vec<u8> = Vec::new();
+    while let Some(first) = commands.recv().await {
+        let mut close = false;
+        let mut next = Some(first);
+        // Coalesce every frame already queued into one write.
+        while let Some(cmd) = next {
+            match cmd {
+                ConnCommand::Send(bytes) => batch.extend_from_slice(&bytes),
+                ConnCommand::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            next = commands.try_recv().ok();
+        }
+        if !batch.is_empty() && socket.write_all(&batch).await.is_err() {
+            break;
+        }
+        batch.clear();
+        if close {
+            break;
+        }
+    }
+    let _ = socket.shutdown().await;
+}
+
+/// The node task's state: the node, its connections and its storage.
+pub struct Driver {
+    node: Node,
+    clock: Clock,
+    conns: BTreeMap<ConnId, mpsc::UnboundedSender<ConnCommand>>,
+    storage: StorageHandle,
+    appends: Vec<corral_core::txn::Txn>,
+}
+
+impl Driver {
+    /// Wraps a recovered node and its storage.
+    pub fn new(node: Node, clock: Clock, storage: StorageHandle) -> Driver {
+        Driver {
+            node,
+            clock,
+            conns: BTreeMap::new(),
+            storage,
+            appends: Vec::new(),
+        }
+    }
+
+    /// Runs until `shutdown` resolves, then flushes storage.
+    pub async fn run(
+        mut self,
+        mut net: mpsc::UnboundedReceiver<NetEvent>,
+        mut storage_events: mpsc::UnboundedReceiver<StorageEvent>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            let sleep = match self.node.poll_timeout() {
+                Some(at) => self.clock.until(at),
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(ev) = storage_events.recv() => self.on_storage(ev),
+                Some(ev) = net.recv() => {
+                    self.on_net(ev);
+                    for _ in 1..EVENTS_PER_WAKE_MAX {
+                        match net.try_recv() {
+                            Ok(ev) => self.on_net(ev),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(sleep) => {
+                    let now = self.clock.now();
+                    self.node.handle(now, Input::Timeout);
+                }
+            }
+            self.perform_outputs();
+        }
+        tracing::info!("shutting down: flushing the log");
+        if let Err(e) = self.storage.shutdown() {
+            tracing::error!(error = %e, "storage did not shut down cleanly");
+        }
+    }
+
+    fn on_net(&mut self, ev: NetEvent) {
+        let now = self.clock.now();
+        let input = match ev {
+            NetEvent::Connected(conn, addr, tx) => {
+                self.conns.insert(conn, tx);
+                Input::Connected {
+                    conn,
+                    ip: addr.ip().to_string(),
+                }
+            }
+            NetEvent::Bytes(conn, bytes) => Input::Bytes { conn, bytes },
+            NetEvent::Closed(conn) => {
+                self.conns.remove(&conn);
+                Input::Closed { conn }
+            }
+        };
+        self.node.handle(now, input);
+    }
+
+    fn on_storage(&mut self, ev: StorageEvent) {
+        let now = self.clock.now();
+        let input = match ev {
+            StorageEvent::Persisted { through } => Input::Persisted { through },
+            StorageEvent::SnapshotWritten { zxid } => Input::SnapshotWritten { zxid },
+            StorageEvent::Failed(reason) => Input::StorageFailed { reason },
+            // Only replication truncates the log; a standalone node never asks for it.
+            StorageEvent::Truncated { after } => {
+                tracing::info!(%after, "log truncated");
+                return;
+            }
+        };
+        self.node.handle(now, input);
+    }
+
+    fn send_storage(&mut self, command: StorageCommand) {
+        if let Err(e) = self.storage.send(command) {
+            // The storage thread is gone: nothing more can be made durable.
+            let now = self.clock.now();
+            let reason = e.to_string();
+            self.node.handle(now, Input::StorageFailed { reason });
+        }
+    }
+
+    fn perform_outputs(&mut self) {
+        while let Some(out) = self.node.poll_output() {
+            match out {
+                Output::Send { conn, bytes } => {
+                    if let Some(tx) = self.conns.get(&conn) {
+                        let _ = tx.send(ConnCommand::Send(bytes));
+                    }
+                }
+                Output::Close { conn } => {
+                    if let Some(tx) = self.conns.get(&conn) {
+                        let _ = tx.send(ConnCommand::Close);
+                    }
+                }
+                Output::Append(txn) => self.appends.push(txn),
+                Output::Sync { through } => {
+                    let batch = std::mem::take(&mut self.appends);
+                    self.send_storage(StorageCommand::Append(batch));
+                    self.send_storage(StorageCommand::Sync { through });
+                }
+                Output::Snapshot { zxid, bytes } => {
+                    self.send_storage(StorageCommand::Snapshot { zxid, bytes });
+                }
+            }
+        }
+        if !self.appends.is_empty() {
+            let batch = std::mem::take(&mut self.appends);
+            self.send_storage(StorageCommand::Append(batch));
+        }
+    }
+}
