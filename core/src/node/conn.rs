@@ -79,8 +79,8 @@ impl Conn {
 enum Framed {
     /// Not enough bytes yet.
     Incomplete,
-    /// One whole frame body.
-    Frame(Vec<u8>),
+    /// One whole frame body, as a range of the buffer given.
+    Frame(usize, usize),
     /// A four-letter word at the start of a connection.
     FourLetter([u8; 4]),
     /// A length the protocol forbids.
@@ -151,22 +151,20 @@ impl Node {
 
     pub(crate) fn on_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
         let limit = self.config.frame_bytes_max;
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
+        // Take the buffer out while frames are handled: handling may close the connection.
+        let mut inbox = match self.conns.get_mut(&conn) {
+            Some(c) if c.state != ConnState::Closing => std::mem::take(&mut c.inbox),
+            _ => return,
         };
-        if c.state == ConnState::Closing {
-            return;
-        }
-        c.inbox.extend_from_slice(bytes);
+        inbox.extend_from_slice(bytes);
+        let mut consumed = 0;
         loop {
-            let Some(c) = self.conns.get_mut(&conn) else {
-                return;
+            let handshake = match self.conns.get(&conn) {
+                Some(c) if c.state != ConnState::Closing => c.state == ConnState::Handshake,
+                _ => return,
             };
-            if c.state == ConnState::Closing {
-                return;
-            }
-            match next_frame(&mut c.inbox, c.state == ConnState::Handshake, limit) {
-                Framed::Incomplete => return,
+            match next_frame(&inbox[consumed..], handshake, limit) {
+                Framed::Incomplete => break,
                 Framed::BadLength(len) => {
                     tracing::warn!(
                         conn = conn.0,
@@ -181,11 +179,21 @@ impl Node {
                     self.four_letter_word(conn, word);
                     return;
                 }
-                Framed::Frame(body) => {
-                    c.received += 1;
+                Framed::Frame(start, end) => {
+                    let (start, end) = (consumed + start, consumed + end);
+                    consumed = end;
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.received += 1;
+                    }
                     self.stats.packets_received += 1;
-                    self.on_frame(conn, &body);
+                    self.on_frame(conn, &inbox[start..end]);
                 }
+            }
+        }
+        inbox.drain(..consumed);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if c.state != ConnState::Closing {
+                c.inbox = inbox;
             }
         }
     }
@@ -420,8 +428,8 @@ pub(crate) fn frame_of(record: &impl Record) -> Vec<u8> {
     w.finish_frame()
 }
 
-/// Takes the next frame off the front of `inbox`, checking the length before buffering more.
-fn next_frame(inbox: &mut Vec<u8>, first: bool, limit: usize) -> Framed {
+/// Finds the next frame at the start of `inbox`, checking its length before anything is buffered.
+fn next_frame(inbox: &[u8], first: bool, limit: usize) -> Framed {
     if inbox.len() < 4 {
         return Framed::Incomplete;
     }
@@ -433,11 +441,9 @@ fn next_frame(inbox: &mut Vec<u8>, first: bool, limit: usize) -> Framed {
     if len <= 0 || len as usize > limit {
         return Framed::BadLength(len as i64);
     }
-    let len = len as usize;
-    if inbox.len() < 4 + len {
+    let end = 4 + len as usize;
+    if inbox.len() < end {
         return Framed::Incomplete;
     }
-    let body = inbox[4..4 + len].to_vec();
-    inbox.drain(..4 + len);
-    Framed::Frame(body)
+    Framed::Frame(4, end)
 }

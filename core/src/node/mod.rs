@@ -384,3 +384,6 @@ impl Node {
 fn initial_session_id(server_id: i64, wall_ms: i64) -> i64 {
     ((wall_ms << 24) as u64 >> 8) as i64 | (server_id << 56)
 }
+
+#[cfg(test)]
+mod tests;
