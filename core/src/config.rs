@@ -33,6 +33,9 @@ pub struct Config {
     pub container_check_interval_ms: u64,
     /// Four-letter words allowed on the client port.
     pub four_letter_words: BTreeSet<String>,
+    /// A connection that has not established a session within this time is closed
+    /// (ZooKeeper's sessionless connection timeout, 10 s).
+    pub handshake_timeout_ms: u64,
     /// Requests queued on one connection before it is closed as abusive.
     pub conn_queue_max: usize,
     /// Text shown by `conf` and `envi` (set by the adapter: ports, dirs).
@@ -54,6 +57,7 @@ impl Config {
             container_check_interval_ms: 60_000,
             four_letter_words: ["srvr".to_owned()].into_iter().collect(),
             conn_queue_max: 10_000,
+            handshake_timeout_ms: 10_000,
             info: Vec::new(),
         }
     }

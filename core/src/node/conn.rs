@@ -7,6 +7,7 @@ use crate::jute::{
     err, op, xid, ConnectRequest, ConnectResponse, DecodeError, Reader, Record, ReplyHeader,
     Request, RequestHeader, Writer,
 };
+use crate::time::Instant;
 use std::collections::VecDeque;
 
 /// Where a connection is in its life.
@@ -48,6 +49,8 @@ pub(crate) struct Conn {
     pub(crate) received: u64,
     pub(crate) sent: u64,
     pub(crate) last_zxid: i64,
+    /// When the connection is closed if it has no session by then.
+    pub(crate) handshake_deadline: Option<Instant>,
 }
 
 impl Conn {
@@ -64,6 +67,7 @@ impl Conn {
             received: 0,
             sent: 0,
             last_zxid: 0,
+            handshake_deadline: None,
         }
     }
 
@@ -94,6 +98,11 @@ impl Node {
         let limit = self.config.client_cnxns_per_ip_max;
         let over = limit > 0 && *count > limit;
         self.conns.insert(conn, Conn::new(ip.clone()));
+        let deadline = self.now.mono.plus_ms(self.config.handshake_timeout_ms);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.handshake_deadline = Some(deadline);
+        }
+        self.handshake_deadlines.insert((deadline, conn));
         if over {
             tracing::warn!(conn = conn.0, %ip, limit, "too many connections from this address; closing");
             self.close_conn(conn);
@@ -104,6 +113,9 @@ impl Node {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        if let Some(at) = c.handshake_deadline {
+            self.handshake_deadlines.remove(&(at, conn));
+        }
         if let Some(n) = self.conns_per_ip.get_mut(&c.ip) {
             *n -= 1;
             if *n == 0 {
@@ -297,6 +309,9 @@ impl Node {
         }
         c.state = ConnState::Active(session);
         c.timeout_ms = timeout_ms;
+        if let Some(at) = c.handshake_deadline.take() {
+            self.handshake_deadlines.remove(&(at, conn));
+        }
         let rsp = ConnectResponse {
             protocol_version: 0,
             timeout_ms,

@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 pub use stats::Stats;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use thiserror::Error;
 use write::Proposal;
 
@@ -138,10 +138,12 @@ enum Timer {
     SessionExpiry = 0,
     /// The next scan for empty containers and expired TTL nodes.
     ContainerCheck = 1,
+    /// The earliest deadline of a connection that has not completed its handshake.
+    Handshake = 2,
 }
 
 impl Timer {
-    const COUNT: usize = 2;
+    const COUNT: usize = 3;
 }
 
 /// The encoded state inside a snapshot.
@@ -162,6 +164,8 @@ pub struct Node {
     pub(crate) watches: WatchManager,
     pub(crate) prep: Prep,
     pub(crate) conns: BTreeMap<ConnId, Conn>,
+    /// Connections without a session yet, by the time they will be closed.
+    pub(crate) handshake_deadlines: BTreeSet<(Instant, ConnId)>,
     /// Which connection currently carries each session.
     pub(crate) session_conn: BTreeMap<SessionId, ConnId>,
     /// Connections per client IP, for `maxClientCnxns`.
@@ -206,6 +210,7 @@ impl Node {
             watches: WatchManager::new(),
             prep: Prep::new(),
             conns: BTreeMap::new(),
+            handshake_deadlines: BTreeSet::new(),
             session_conn: BTreeMap::new(),
             conns_per_ip: BTreeMap::new(),
             last_proposed: Zxid::ZERO,
@@ -315,6 +320,8 @@ impl Node {
             self.outputs.push_back(Output::Sync { through });
         }
         self.timers[Timer::SessionExpiry as usize] = self.sessions.next_deadline();
+        self.timers[Timer::Handshake as usize] =
+            self.handshake_deadlines.first().map(|(at, _)| *at);
         #[cfg(debug_assertions)]
         self.check_invariants();
     }
@@ -333,6 +340,17 @@ impl Node {
             for id in self.sessions.expired(now) {
                 self.expire_session(id);
             }
+        }
+        while let Some(&(at, conn)) = self.handshake_deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.handshake_deadlines.pop_first();
+            tracing::info!(
+                conn = conn.0,
+                "no session established in time; closing connection"
+            );
+            self.close_conn(conn);
         }
         if self.timers[Timer::ContainerCheck as usize].is_some_and(|t| t <= now) {
             self.expire_nodes();

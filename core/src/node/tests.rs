@@ -590,3 +590,24 @@ fn four_letter_words_follow_the_whitelist() {
     );
     assert!(h.closed.contains(&ConnId(1)) && h.closed.contains(&ConnId(2)));
 }
+
+#[test]
+fn a_silent_connection_is_closed_after_the_handshake_timeout() {
+    let mut h = Harness::new();
+    let silent = ConnId(5);
+    h.step(Input::Connected {
+        conn: silent,
+        ip: "127.0.0.1".into(),
+    });
+    let (c, _) = h.connect(1, 20_000);
+    h.advance_ms(9_000);
+    assert!(!h.closed.contains(&silent));
+    h.send(c, xid::PING, &Request::Ping);
+    h.advance_ms(1_500);
+    h.persist();
+    assert!(h.closed.contains(&silent), "silent connection kept forever");
+    assert!(
+        !h.closed.contains(&c),
+        "a connection with a session was closed"
+    );
+}
