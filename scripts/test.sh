@@ -11,6 +11,8 @@ scripts/check-sans-io.sh
 # End-to-end tests spawn this binary.
 cargo build --bin corral
 cargo test --workspace -- --test-threads=2
+# A bounded swarm of the deterministic simulator (each seed picks its own fault mix).
+cargo run --release -q -p corral-sim -- --seeds 0..300
 if python3 -c 'import kazoo' 2>/dev/null; then
     python3 tests/kazoo/smoke.py
 else

@@ -38,6 +38,9 @@ pub struct Config {
     pub handshake_timeout_ms: u64,
     /// Requests queued on one connection before it is closed as abusive.
     pub conn_queue_max: usize,
+    /// Known protocol bugs planted on purpose, to prove the simulator's checkers catch them.
+    /// Every field is false unless the simulator sets it; production never does.
+    pub planted: PlantedBugs,
     /// Text shown by `conf` and `envi` (set by the adapter: ports, dirs).
     pub info: Vec<(String, String)>,
 }
@@ -59,6 +62,7 @@ impl Config {
             conn_queue_max: 10_000,
             handshake_timeout_ms: 10_000,
             info: Vec::new(),
+            planted: PlantedBugs::default(),
         }
     }
 
@@ -86,6 +90,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Bugs the simulator can plant (see corral-sim's `--bug`).
+#[derive(Debug, Clone, Default)]
+pub struct PlantedBugs {
+    /// Commit and answer a write as soon as it is appended, before it is durable.
+    pub ack_before_fsync: bool,
 }
 
 /// A configuration that cannot run.

@@ -67,6 +67,10 @@ impl Node {
         self.sync_through = Some(zxid);
         self.proposals
             .push_back(super::write::Proposal { txn, origin });
+        #[cfg(feature = "planted-bugs")]
+        if self.config.planted.ack_before_fsync {
+            self.on_persisted(zxid);
+        }
     }
 
     pub(crate) fn create_session(&mut self, conn: ConnId, timeout_ms: i32) {

@@ -1,0 +1,268 @@
+//! Simulated ZooKeeper clients: sessions that speak the real jute codec, fail over on connection
+//! loss, and run a register workload whose every step is recorded for the checkers.
+
+use crate::history::{History, Op, OpKind, Outcome};
+use corral_core::jute::{
+    encode_request, err, op, xid, ConnectRequest, ConnectResponse, Reader, Record, ReplyHeader,
+    Request, Response, Writer,
+};
+use corral_core::ConnId;
+use std::collections::BTreeMap;
+
+/// Path of register `key`.
+pub fn key_path(key: usize) -> String {
+    format!("/r{key}")
+}
+
+/// Where a client is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientState {
+    /// No connection; will reconnect at the world's choosing.
+    Disconnected,
+    /// Handshake sent.
+    Connecting,
+    /// Session established.
+    Connected,
+}
+
+/// One client.
+#[derive(Debug)]
+pub struct Client {
+    /// Index in the world.
+    pub id: usize,
+    /// Current connection.
+    pub conn: Option<ConnId>,
+    /// Lifecycle.
+    pub state: ClientState,
+    /// Session id and password, once established.
+    pub session: Option<(i64, Vec<u8>)>,
+    /// Requested timeout.
+    pub timeout_ms: i32,
+    /// Highest zxid seen, sent on reconnect.
+    pub last_zxid: i64,
+    next_xid: i32,
+    /// xid -> (history index, opcode); a SyncGet has its sync xid mapped too.
+    outstanding: BTreeMap<i32, (usize, i32)>,
+    /// Unparsed bytes from the server.
+    inbox: Vec<u8>,
+    /// Version last read per key, for conditional sets.
+    pub versions: BTreeMap<usize, i32>,
+    /// Writes issued so far (makes values unique).
+    pub writes: u64,
+    /// Ops completed successfully (for the liveness check).
+    pub completed_ok: u64,
+    /// Simulated ns until which the client neither sends nor pings (a GC-like pause).
+    pub paused_until_ns: u64,
+    /// Last time anything was sent, for pings.
+    pub last_send_ns: u64,
+    /// History indexes of operations answered since the world last looked.
+    pub completed: Vec<usize>,
+}
+
+impl Client {
+    /// A fresh, disconnected client.
+    pub fn new(id: usize, timeout_ms: i32) -> Client {
+        Client {
+            id,
+            conn: None,
+            state: ClientState::Disconnected,
+            session: None,
+            timeout_ms,
+            last_zxid: 0,
+            next_xid: 1,
+            outstanding: BTreeMap::new(),
+            inbox: Vec::new(),
+            versions: BTreeMap::new(),
+            writes: 0,
+            completed_ok: 0,
+            paused_until_ns: 0,
+            last_send_ns: 0,
+            completed: Vec::new(),
+        }
+    }
+
+    /// True when no operation is waiting for a reply.
+    pub fn idle(&self) -> bool {
+        self.outstanding.is_empty()
+    }
+
+    /// The handshake frame for a new connection `conn`.
+    pub fn connect(&mut self, conn: ConnId) -> Vec<u8> {
+        self.conn = Some(conn);
+        self.state = ClientState::Connecting;
+        self.inbox.clear();
+        let (session_id, password) = self.session.clone().unwrap_or((0, vec![0; 16]));
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: self.last_zxid,
+            timeout_ms: self.timeout_ms,
+            session_id,
+            password,
+            read_only: false,
+        };
+        let mut w = Writer::framed();
+        req.write(&mut w);
+        w.finish_frame()
+    }
+
+    /// The connection is gone: outstanding operations become indeterminate.
+    pub fn disconnected(&mut self) {
+        self.conn = None;
+        self.state = ClientState::Disconnected;
+        self.outstanding.clear();
+        self.inbox.clear();
+    }
+
+    /// Frames for a new operation, recorded in `history`.
+    pub fn issue(
+        &mut self,
+        kind: OpKind,
+        key: usize,
+        now_ns: u64,
+        history: &mut History,
+    ) -> Vec<u8> {
+        let session = self.session.as_ref().map_or(0, |s| s.0);
+        let index = history.ops.len();
+        let path = key_path(key);
+        let mut frames = Vec::new();
+        let mut push = |this: &mut Client, req: Request, track: bool| {
+            let x = this.next_xid;
+            this.next_xid += 1;
+            if track {
+                this.outstanding.insert(x, (index, req.opcode()));
+            }
+            frames.extend(encode_request(x, &req));
+        };
+        match &kind {
+            OpKind::Set { value } => push(
+                self,
+                Request::SetData {
+                    path,
+                    data: value.clone(),
+                    version: -1,
+                },
+                true,
+            ),
+            OpKind::CasSet { value, version } => push(
+                self,
+                Request::SetData {
+                    path,
+                    data: value.clone(),
+                    version: *version,
+                },
+                true,
+            ),
+            OpKind::Get => push(self, Request::GetData { path, watch: false }, true),
+            OpKind::SyncGet => {
+                push(self, Request::Sync { path: path.clone() }, false);
+                push(self, Request::GetData { path, watch: false }, true);
+            }
+        }
+        history.ops.push(Op {
+            client: self.id,
+            session,
+            key,
+            kind,
+            invoke_ns: now_ns,
+            complete_ns: None,
+            outcome: Outcome::Unknown,
+        });
+        self.last_send_ns = now_ns;
+        frames
+    }
+
+    /// A ping frame.
+    pub fn ping(&mut self, now_ns: u64) -> Vec<u8> {
+        self.last_send_ns = now_ns;
+        encode_request(xid::PING, &Request::Ping)
+    }
+
+    /// Feeds bytes from the server. Returns false when the client must drop the connection
+    /// (its session is gone or the stream is garbage).
+    pub fn receive(&mut self, bytes: &[u8], now_ns: u64, history: &mut History) -> bool {
+        self.inbox.extend_from_slice(bytes);
+        let mut at = 0;
+        let mut ok = true;
+        while self.inbox.len() >= at + 4 {
+            let head = [
+                self.inbox[at],
+                self.inbox[at + 1],
+                self.inbox[at + 2],
+                self.inbox[at + 3],
+            ];
+            let len = i32::from_be_bytes(head);
+            if len < 0 {
+                ok = false;
+                break;
+            }
+            let end = at + 4 + len as usize;
+            if self.inbox.len() < end {
+                break;
+            }
+            let frame = self.inbox[at + 4..end].to_vec();
+            at = end;
+            if !self.frame(&frame, now_ns, history) {
+                ok = false;
+                break;
+            }
+        }
+        self.inbox.drain(..at.min(self.inbox.len()));
+        ok
+    }
+
+    fn frame(&mut self, frame: &[u8], now_ns: u64, history: &mut History) -> bool {
+        if self.state == ClientState::Connecting {
+            let Ok(rsp) = ConnectResponse::from_bytes(frame) else {
+                return false;
+            };
+            if rsp.timeout_ms <= 0 {
+                // The session expired: start a new one on the next connection.
+                self.session = None;
+                return false;
+            }
+            self.session = Some((rsp.session_id, rsp.password));
+            self.state = ClientState::Connected;
+            return true;
+        }
+        let mut r = Reader::new(frame);
+        let Ok(h) = ReplyHeader::read(&mut r) else {
+            return false;
+        };
+        if h.xid == xid::NOTIFICATION || h.xid == xid::PING {
+            return true;
+        }
+        if h.zxid > 0 {
+            if let Some((s, _)) = &self.session {
+                history.session_zxids.push((self.id, *s, h.zxid));
+            }
+            self.last_zxid = self.last_zxid.max(h.zxid);
+        }
+        let Some((index, opcode)) = self.outstanding.remove(&h.xid) else {
+            return true; // the sync half of a SyncGet
+        };
+        let op = &mut history.ops[index];
+        op.complete_ns = Some(now_ns);
+        self.completed.push(index);
+        if h.err != err::OK {
+            op.outcome = Outcome::Failed { code: h.err };
+            return true;
+        }
+        let body = Response::decode(opcode, &mut r).ok();
+        let (data, stat) = match body {
+            Some(Response::GetData { data, stat }) => (data, stat),
+            Some(Response::Stat { stat }) => (Vec::new(), stat),
+            _ => return false,
+        };
+        if opcode == op::GET_DATA {
+            self.versions.insert(op.key, stat.version);
+        }
+        op.outcome = Outcome::Ok {
+            zxid: h.zxid,
+            data,
+            mzxid: stat.mzxid,
+            version: stat.version,
+        };
+        self.completed_ok += 1;
+        true
+    }
+}

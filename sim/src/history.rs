@@ -1,0 +1,88 @@
+//! What clients did and saw: the input of the checkers.
+
+/// What an operation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpKind {
+    /// Unconditional setData of a register.
+    Set {
+        /// The unique value written.
+        value: Vec<u8>,
+    },
+    /// setData with the version last read.
+    CasSet {
+        /// The unique value written.
+        value: Vec<u8>,
+        /// The expected version.
+        version: i32,
+    },
+    /// getData of a register.
+    Get,
+    /// sync then getData: must see every write acknowledged before it was issued.
+    SyncGet,
+}
+
+impl OpKind {
+    /// True for writes.
+    pub fn is_write(&self) -> bool {
+        matches!(self, OpKind::Set { .. } | OpKind::CasSet { .. })
+    }
+
+    /// The value a write writes.
+    pub fn value(&self) -> Option<&[u8]> {
+        match self {
+            OpKind::Set { value } | OpKind::CasSet { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Still waiting, or its connection died before the reply: it may or may not have happened.
+    Unknown,
+    /// Answered with success.
+    Ok {
+        /// Reply header zxid (for a write: its own zxid).
+        zxid: i64,
+        /// For reads: the data read.
+        data: Vec<u8>,
+        /// For reads and writes: the node's mzxid in the returned Stat.
+        mzxid: i64,
+        /// The node's version in the returned Stat.
+        version: i32,
+    },
+    /// Answered with an error code (the write did not happen).
+    Failed {
+        /// ZooKeeper error code.
+        code: i32,
+    },
+}
+
+/// One client operation.
+#[derive(Debug, Clone)]
+pub struct Op {
+    /// Which client.
+    pub client: usize,
+    /// Which session (id as on the wire).
+    pub session: i64,
+    /// Register index.
+    pub key: usize,
+    /// What it did.
+    pub kind: OpKind,
+    /// Simulated ns when issued.
+    pub invoke_ns: u64,
+    /// Simulated ns when answered.
+    pub complete_ns: Option<u64>,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// Everything the clients did, in issue order.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Operations in the order they were issued.
+    pub ops: Vec<Op>,
+    /// Reply header zxids per (client, session), in arrival order.
+    pub session_zxids: Vec<(usize, i64, i64)>,
+}
