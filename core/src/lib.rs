@@ -23,6 +23,7 @@ pub mod time;
 pub mod tree;
 pub mod txn;
 pub mod watch;
+pub mod zab;
 
 pub use config::Config;
 pub use ids::{ConnId, Epoch, ServerId, SessionId, Zxid};
