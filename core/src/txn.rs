@@ -50,7 +50,8 @@ pub enum TxnOp {
         acl: Vec<Acl>,
         /// What kind of node.
         kind: NodeKind,
-        /// The parent's cversion after this create.
+        /// The parent's child-creation count after this create (ZooKeeper's stored cversion;
+        /// clients see 2 × creations − children). The sequential suffix is the count before.
         parent_cversion: i32,
     },
     /// Delete a node.

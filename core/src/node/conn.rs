@@ -342,8 +342,14 @@ impl Node {
         let request = match Request::decode(header.opcode, &mut r) {
             Ok(req) => req,
             Err(DecodeError::UnknownOpcode(code)) => {
-                tracing::warn!(conn = conn.0, opcode = code, "unknown opcode");
+                // As ZooKeeper's UnimplementedRequestProcessor: answer, then close.
+                tracing::warn!(
+                    conn = conn.0,
+                    opcode = code,
+                    "unknown opcode; closing connection"
+                );
                 self.reply_error(conn, header.xid, err::UNIMPLEMENTED);
+                self.close_conn(conn);
                 return;
             }
             Err(DecodeError::Jute(e)) => {

@@ -611,3 +611,44 @@ fn a_silent_connection_is_closed_after_the_handshake_timeout() {
         "a connection with a session was closed"
     );
 }
+
+#[test]
+fn sequential_suffixes_count_creations_not_children() {
+    let mut h = Harness::new();
+    let (c, _) = h.connect(1, 4000);
+    h.call(c, 1, create("/q", b"", 0));
+    h.call(
+        c,
+        2,
+        create("/q/n-", b"", create_mode::PERSISTENT_SEQUENTIAL),
+    );
+    h.call(
+        c,
+        3,
+        create("/q/n-", b"", create_mode::PERSISTENT_SEQUENTIAL),
+    );
+    h.call(
+        c,
+        4,
+        Request::Delete {
+            path: "/q/n-0000000001".into(),
+            version: -1,
+        },
+    );
+    let stat = h.node.tree().stat("/q").expect("q");
+    assert_eq!((stat.num_children, stat.cversion), (1, 3));
+    let (e, body) = h.call(
+        c,
+        5,
+        create("/q/n-", b"", create_mode::PERSISTENT_SEQUENTIAL),
+    );
+    assert_eq!(e, 0);
+    assert_eq!(
+        body,
+        Some(Response::Create {
+            path: "/q/n-0000000002".into()
+        })
+    );
+    let stat = h.node.tree().stat("/q").expect("q");
+    assert_eq!((stat.num_children, stat.cversion), (2, 4));
+}

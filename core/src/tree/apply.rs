@@ -372,10 +372,16 @@ impl DataTree {
             pzxid: zxid,
         };
         let parent_stat = parent_node.stat;
+        // `parent_cversion` is the parent's child-creation count after this create (what
+        // ZooKeeper stores); clients see 2 × creations − children.
+        let num_children = parent_stat.num_children.wrapping_add(1);
         let new_parent_stat = Stat {
-            cversion: op.parent_cversion,
+            cversion: op
+                .parent_cversion
+                .wrapping_mul(2)
+                .wrapping_sub(num_children),
             pzxid: zxid,
-            num_children: parent_stat.num_children.wrapping_add(1),
+            num_children,
             ..parent_stat
         };
         self.insert_node(path, op.data.to_vec(), stat, tag, op.acl, ttl_ms);

@@ -109,7 +109,7 @@ fn to_op(tree: &DataTree, session: i64, spec: &OpSpec) -> TxnOp {
                 data: data.clone(),
                 acl: acl_choice(*acl),
                 kind,
-                parent_cversion: tree.stat(parent).map_or(0, |s| s.cversion + 1),
+                parent_cversion: tree.get(parent).map_or(0, |n| n.child_creates() + 1),
             }
         }
         OpSpec::Delete(p) => TxnOp::Delete {

@@ -21,7 +21,7 @@ fn txn(zxid: i64, session: i64, op: TxnOp) -> Txn {
 /// A create whose parent cversion is computed from `tree`, as prep would.
 fn create(tree: &DataTree, path: &str, data: &[u8], kind: NodeKind) -> TxnOp {
     let parent = parent_path(path).expect("not root");
-    let parent_cversion = tree.stat(parent).map_or(0, |s| s.cversion + 1);
+    let parent_cversion = tree.get(parent).map_or(0, |n| n.child_creates() + 1);
     TxnOp::Create {
         path: path.to_owned(),
         data: data.to_vec(),
