@@ -3,6 +3,10 @@
 //!
 //! Run with `CORRAL_BIN=<target>/debug/corral cargo test -p corral-tests --test lifecycle`.
 
+// End-to-end tests drive real processes over real sockets: they must read the wall clock
+// (clippy.toml forbids that for the deterministic core and simulator).
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 mod raw;
 

@@ -185,7 +185,7 @@ impl RawClient {
         let negotiated_ms = cursor.i32()?;
         client.session_id = cursor.i64()?;
         if negotiated_ms <= 0 || client.session_id == 0 {
-            return Err(io::Error::new(io::ErrorKind::Other, "session refused"));
+            return Err(io::Error::other("session refused"));
         }
         Ok((client, xids))
     }
