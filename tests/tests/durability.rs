@@ -1,0 +1,778 @@
+//! Durability of the real binary: SIGKILL under load, torn and corrupted log tails, snapshots
+//! and autopurge, and a full disk.
+//!
+//! Run with `CORRAL_BIN=<target>/debug/corral cargo test -p corral-tests --test durability`.
+
+// End-to-end tests drive real processes over real sockets: they must read the wall clock
+// (clippy.toml forbids that for the deterministic core and simulator).
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+mod raw;
+
+use corral_tests::Server;
+use raw::{Op, RawClient, Reply};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zookeeper_client as zk;
+
+/// ZooKeeper's error code for a missing node.
+const ERR_NO_NODE: i32 = -101;
+/// Sessions used by the crash tests: long enough to outlive a test phase.
+const SESSION_TIMEOUT_MS: i32 = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// 1. SIGKILL in the middle of a write load.
+// ---------------------------------------------------------------------------------------------
+
+/// Concurrent sessions writing during each kill cycle.
+const KILL_WORKERS: usize = 8;
+/// Requests each worker keeps on the wire at once.
+const KILL_WINDOW: usize = 16;
+/// Kill / restart cycles in one test.
+const KILL_CYCLES: usize = 3;
+/// How long the load runs before the SIGKILL.
+const KILL_LOAD: Duration = Duration::from_millis(1500);
+
+/// What became of one issued write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// A success reply arrived, carrying this zxid.
+    Acked { zxid: i64 },
+    /// Sent (or about to be), no reply before the connection died.
+    InFlight,
+}
+
+/// One write issued by a worker, in issue order.
+#[derive(Debug, Clone)]
+struct Issued {
+    /// The index of the node in its worker's directory.
+    node: usize,
+    /// Whether it is the node's create (else a setData).
+    create: bool,
+    value: Vec<u8>,
+    outcome: Outcome,
+}
+
+/// The op a worker issues `k`-th: even ones create node k/2, odd ones set an earlier node.
+fn kill_op(cycle: usize, worker: usize, k: usize) -> (usize, bool, Vec<u8>) {
+    let value = format!("c{cycle}w{worker}k{k}").into_bytes();
+    match k % 2 {
+        0 => (k / 2, true, value),
+        _ => ((k - 1) / 4, false, value),
+    }
+}
+
+fn kill_dir(cycle: usize, worker: usize) -> String {
+    format!("/kill/c{cycle}/w{worker}")
+}
+
+fn node_path(dir: &str, node: usize) -> String {
+    format!("{dir}/n{node:06}")
+}
+
+/// Writes as fast as the window allows until the connection dies; returns every write issued.
+fn kill_worker(addr: String, cycle: usize, worker: usize, started: Arc<AtomicBool>) -> Vec<Issued> {
+    let mut client = RawClient::connect(&addr, SESSION_TIMEOUT_MS).expect("worker connects");
+    let dir = kill_dir(cycle, worker);
+    let mut issued: Vec<Issued> = Vec::new();
+    started.store(true, Ordering::SeqCst);
+    loop {
+        let first = issued.len();
+        let mut ops = Vec::with_capacity(KILL_WINDOW);
+        for k in first..first + KILL_WINDOW {
+            let (node, create, value) = kill_op(cycle, worker, k);
+            let path = node_path(&dir, node);
+            ops.push(if create {
+                Op::Create {
+                    path,
+                    data: value.clone(),
+                }
+            } else {
+                Op::SetData {
+                    path,
+                    data: value.clone(),
+                }
+            });
+            issued.push(Issued {
+                node,
+                create,
+                value,
+                outcome: Outcome::InFlight,
+            });
+        }
+        let Ok(xids) = client.send(&ops) else {
+            return issued;
+        };
+        for (offset, xid) in xids.into_iter().enumerate() {
+            let reply = match client.recv() {
+                Ok(reply) => reply,
+                Err(error) => {
+                    assert_ne!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock,
+                        "worker {worker}: no reply within {:?} while the server ran",
+                        raw::READ_TIMEOUT
+                    );
+                    return issued;
+                }
+            };
+            assert_eq!(reply.xid, xid, "worker {worker}: replies out of order");
+            assert_eq!(
+                reply.err,
+                0,
+                "worker {worker}: write {} failed",
+                first + offset
+            );
+            issued[first + offset].outcome = Outcome::Acked { zxid: reply.zxid };
+        }
+    }
+}
+
+/// Creates `paths` in order (parents first) and asserts each create succeeded.
+fn create_all(client: &mut RawClient, paths: &[String]) {
+    let ops: Vec<Op> = paths
+        .iter()
+        .map(|path| Op::Create {
+            path: path.clone(),
+            data: Vec::new(),
+        })
+        .collect();
+    for (reply, path) in client.call_all(&ops).expect("setup").iter().zip(paths) {
+        assert_eq!(reply.err, 0, "create {path}");
+    }
+}
+
+/// Reads every path (pipelined); `None` for a missing node.
+fn read_all(client: &mut RawClient, paths: &[String]) -> Vec<Option<(Vec<u8>, raw::Stat)>> {
+    let mut out = Vec::with_capacity(paths.len());
+    for chunk in paths.chunks(512) {
+        let ops: Vec<Op> = chunk
+            .iter()
+            .map(|path| Op::GetData { path: path.clone() })
+            .collect();
+        for (reply, path) in client.call_all(&ops).expect("reads").into_iter().zip(chunk) {
+            out.push(match reply.err {
+                0 => Some(raw::parse_get_data(&reply.body).expect("getData body")),
+                ERR_NO_NODE => None,
+                err => panic!("getData {path}: error {err}"),
+            });
+        }
+    }
+    out
+}
+
+/// Checks one worker's writes against the restarted server; returns how many writes that were
+/// in flight at the kill survived it.
+fn verify_worker(client: &mut RawClient, cycle: usize, worker: usize, issued: &[Issued]) -> usize {
+    let dir = kill_dir(cycle, worker);
+    let nodes = issued.iter().map(|w| w.node + 1).max().unwrap_or(0);
+    // Each node's writes in issue order: index 0 is the create, index m the m-th set.
+    let mut per_node: Vec<Vec<usize>> = vec![Vec::new(); nodes];
+    for (k, write) in issued.iter().enumerate() {
+        assert_eq!(write.create, per_node[write.node].is_empty());
+        per_node[write.node].push(k);
+    }
+    let paths: Vec<String> = (0..nodes).map(|n| node_path(&dir, n)).collect();
+    let found = read_all(client, &paths);
+    let mut landed = vec![false; issued.len()];
+    let (mut children, mut pzxid_max) = (0, 0);
+    for (node, state) in found.iter().enumerate() {
+        let writes = &per_node[node];
+        let last_acked = writes
+            .iter()
+            .rposition(|&k| matches!(issued[k].outcome, Outcome::Acked { .. }));
+        let Some((data, stat)) = state else {
+            assert!(
+                last_acked.is_none(),
+                "{}: acknowledged writes {:?} lost",
+                paths[node],
+                writes
+            );
+            continue;
+        };
+        children += 1;
+        pzxid_max = pzxid_max.max(stat.czxid);
+        let m = writes
+            .iter()
+            .position(|&k| &issued[k].value == data)
+            .unwrap_or_else(|| panic!("{}: value {data:?} was never written", paths[node]));
+        if let Some(acked) = last_acked {
+            assert!(
+                m >= acked,
+                "{}: holds write #{m} but write #{acked} was acknowledged",
+                paths[node]
+            );
+        }
+        assert_eq!(stat.version as usize, m, "{}: version", paths[node]);
+        if let Outcome::Acked { zxid } = issued[writes[m]].outcome {
+            assert_eq!(stat.mzxid, zxid, "{}: mzxid of its last write", paths[node]);
+        }
+        if let Outcome::Acked { zxid } = issued[writes[0]].outcome {
+            assert_eq!(stat.czxid, zxid, "{}: czxid", paths[node]);
+        }
+        for &k in &writes[..=m] {
+            landed[k] = true;
+        }
+    }
+    // One session's writes are logged in order, so what survived is a prefix of what was sent.
+    let survived = landed.iter().take_while(|l| **l).count();
+    assert!(
+        landed[survived..].iter().all(|l| !l),
+        "worker {worker}: writes after #{survived} survived although #{survived} did not"
+    );
+    let parent = read_all(client, std::slice::from_ref(&dir));
+    let (_, stat) = parent[0].clone().expect("worker directory exists");
+    assert_eq!(stat.num_children, children, "{dir}: numChildren");
+    assert_eq!(stat.cversion, children, "{dir}: cversion (creates only)");
+    if children > 0 {
+        assert_eq!(
+            stat.pzxid, pzxid_max,
+            "{dir}: pzxid is the last child's czxid"
+        );
+    }
+    landed
+        .iter()
+        .zip(issued)
+        .filter(|(l, w)| **l && w.outcome == Outcome::InFlight)
+        .count()
+}
+
+/// Returns (acknowledged, in flight) counts.
+fn tally(issued: &[Issued]) -> (usize, usize) {
+    let acked = issued
+        .iter()
+        .filter(|w| matches!(w.outcome, Outcome::Acked { .. }))
+        .count();
+    (acked, issued.len() - acked)
+}
+
+#[test]
+fn sigkill_under_write_load_keeps_every_acknowledged_write() {
+    let mut server = Server::start("");
+    let mut history: Vec<Vec<Vec<Issued>>> = Vec::new();
+    let mut setup = RawClient::connect(&server.addr(), SESSION_TIMEOUT_MS).expect("connect");
+    create_all(&mut setup, &["/kill".to_owned()]);
+    drop(setup);
+    for cycle in 0..KILL_CYCLES {
+        let mut setup = RawClient::connect(&server.addr(), SESSION_TIMEOUT_MS).expect("connect");
+        let mut dirs = vec![format!("/kill/c{cycle}")];
+        dirs.extend((0..KILL_WORKERS).map(|w| kill_dir(cycle, w)));
+        create_all(&mut setup, &dirs);
+        drop(setup);
+
+        let started: Vec<Arc<AtomicBool>> = (0..KILL_WORKERS)
+            .map(|_| Arc::new(AtomicBool::new(false)))
+            .collect();
+        let workers: Vec<_> = (0..KILL_WORKERS)
+            .map(|w| {
+                let (addr, flag) = (server.addr(), started[w].clone());
+                std::thread::spawn(move || kill_worker(addr, cycle, w, flag))
+            })
+            .collect();
+        let load_start = Instant::now();
+        while !started.iter().all(|f| f.load(Ordering::SeqCst)) {
+            assert!(
+                load_start.elapsed() < Duration::from_secs(10),
+                "workers start"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(KILL_LOAD);
+        server.kill();
+        let load_ms = load_start.elapsed().as_millis().max(1);
+        let issued: Vec<Vec<Issued>> = workers
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .collect();
+        let (acked, in_flight) = issued
+            .iter()
+            .map(|w| tally(w))
+            .fold((0, 0), |(a, f), (x, y)| (a + x, f + y));
+        assert!(acked > 0, "cycle {cycle}: no write was acknowledged");
+        assert!(
+            in_flight > 0,
+            "cycle {cycle}: the kill caught no write in flight"
+        );
+
+        let restart_start = Instant::now();
+        server.restart();
+        let restart_ms = restart_start.elapsed().as_millis();
+        println!(
+            "cycle {cycle}: {acked} writes acknowledged in {load_ms} ms ({} per s), \
+             {in_flight} in flight at the kill, restart {restart_ms} ms",
+            acked as u128 * 1000 / load_ms
+        );
+        history.push(issued);
+        // Every cycle so far must still hold: later crashes must not disturb earlier writes.
+        let mut client = RawClient::connect(&server.addr(), SESSION_TIMEOUT_MS).expect("connect");
+        let mut survived = 0;
+        for (c, cycle_writes) in history.iter().enumerate() {
+            for (w, writes) in cycle_writes.iter().enumerate() {
+                let landed = verify_worker(&mut client, c, w, writes);
+                if c == cycle {
+                    survived += landed;
+                }
+            }
+        }
+        println!("cycle {cycle}: {survived} of the {in_flight} writes in flight survived the kill");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Snapshots and autopurge.
+// ---------------------------------------------------------------------------------------------
+
+/// zoo.cfg lines for the snapshot tests.
+const SNAPSHOT_CFG: &str = "snapCount=100\nautopurge.snapRetainCount=3\nautopurge.purgeInterval=1";
+/// Nodes written by the snapshot tests; each is created then set, so twice as many txns.
+const SNAPSHOT_NODES: usize = 500;
+
+/// Creates `/snap/nXXX` for every node then sets each once, pipelined 64 at a time.
+async fn write_snapshot_load(client: &zk::Client) {
+    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    common::bounded("create /snap", client.create("/snap", b"", &options))
+        .await
+        .expect("create /snap");
+    let paths: Vec<String> = (0..SNAPSHOT_NODES)
+        .map(|i| format!("/snap/n{i:03}"))
+        .collect();
+    for chunk in paths.chunks(64) {
+        let pending: Vec<_> = chunk
+            .iter()
+            .map(|p| client.create(p, p.as_bytes(), &options))
+            .collect();
+        for (future, path) in pending.into_iter().zip(chunk) {
+            common::bounded("create", future)
+                .await
+                .unwrap_or_else(|e| panic!("create {path}: {e}"));
+        }
+    }
+    for chunk in paths.chunks(64) {
+        let pending: Vec<_> = chunk
+            .iter()
+            .map(|p| client.set_data(p, format!("{p}=set").as_bytes(), Some(0)))
+            .collect();
+        for (future, path) in pending.into_iter().zip(chunk) {
+            common::bounded("setData", future)
+                .await
+                .unwrap_or_else(|e| panic!("setData {path}: {e}"));
+        }
+    }
+}
+
+/// The txns written by [`write_snapshot_load`] (plus the session and `/snap`): with
+/// `snapCount=100` the first snapshot comes after 50..=100 txns, then one every 100.
+fn snapshots_expected_min() -> usize {
+    let txns = 2 * SNAPSHOT_NODES + 2;
+    1 + (txns - 100) / 100
+}
+
+#[tokio::test]
+async fn snapshots_are_written_and_restart_recovers_from_snapshot_and_log() {
+    let mut server = Server::start(SNAPSHOT_CFG);
+    let client = common::connect(&server, Duration::from_secs(10)).await;
+    write_snapshot_load(&client).await;
+    let data = common::data_dir(&server);
+    let expected = snapshots_expected_min();
+    common::wait_until("snapshots on disk", Duration::from_secs(10), || {
+        common::named_files(&data, "snapshot.").len() >= expected
+    })
+    .await;
+    let snapshots = common::named_files(&data, "snapshot.");
+    let segments = common::named_files(&data, "log.");
+    println!(
+        "{} snapshots, {} log segments after {} txns",
+        snapshots.len(),
+        segments.len(),
+        2 * SNAPSHOT_NODES + 2
+    );
+    assert!(segments.len() > 1, "each snapshot rolls the log");
+    let before = common::dump(&client, "/").await;
+    drop(client);
+
+    // A clean stop, then a crash: both restarts must rebuild the same tree from the newest
+    // snapshot plus the log after it.
+    for crash in [false, true] {
+        if crash {
+            server.kill();
+            server.restart();
+        } else {
+            assert_eq!(server.terminate(), Some(0), "SIGTERM exit code");
+            server.restart();
+        }
+        let log = server.log();
+        assert!(log.contains("snapshot loaded"), "no snapshot used:\n{log}");
+        let client = common::connect(&server, Duration::from_secs(10)).await;
+        let after = common::dump(&client, "/").await;
+        common::assert_same_tree(&before, &after);
+        drop(client);
+    }
+    // Autopurge runs on its interval (an hour here), not at startup: nothing was purged yet.
+    let kept = common::named_files(&data, "snapshot.").len();
+    assert!(
+        kept >= snapshots.len(),
+        "{kept} snapshots left of {}",
+        snapshots.len()
+    );
+}
+
+/// ZooKeeper's DatadirCleanupManager schedules the purge task with delay 0, so a restart with
+/// `autopurge.purgeInterval` set purges at once down to `snapRetainCount` snapshots.
+#[tokio::test]
+#[ignore = "bug: autopurge's first run is one purgeInterval after startup, not at startup \
+            (net-tokio/src/storage/commit.rs Committer::new sets purge_next = now + interval)"]
+async fn autopurge_runs_at_startup_like_zookeeper() {
+    let mut server = Server::start(SNAPSHOT_CFG);
+    let client = common::connect(&server, Duration::from_secs(10)).await;
+    write_snapshot_load(&client).await;
+    drop(client);
+    assert_eq!(server.terminate(), Some(0), "SIGTERM exit code");
+    server.restart();
+    let data = common::data_dir(&server);
+    common::wait_until("startup purge", Duration::from_secs(10), || {
+        common::named_files(&data, "snapshot.").len() <= 3
+    })
+    .await;
+    let client = common::connect(&server, Duration::from_secs(10)).await;
+    let after = common::dump(&client, "/snap").await;
+    assert_eq!(after.len(), SNAPSHOT_NODES + 1, "purge lost state");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Torn or corrupted log tail on the real binary.
+// ---------------------------------------------------------------------------------------------
+
+/// How the last log record is damaged.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    /// Cut the file in the middle of the record's payload (a torn write).
+    Truncate,
+    /// Flip one byte of the record's payload (a checksum failure).
+    FlipByte,
+}
+
+/// The offset of every record in a segment (`[u32 LE length][u32 LE crc32c][payload]`).
+fn record_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        starts.push(at);
+        let length = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        at += 8 + length as usize;
+    }
+    assert_eq!(at, bytes.len(), "the segment ends on a record boundary");
+    starts
+}
+
+/// Damages the newest segment's last record, which must be the txn that mentions `marker`.
+fn damage_last_record(data: &Path, marker: &[u8], damage: Damage) {
+    let segment = common::named_files(data, "log.")
+        .pop()
+        .expect("a log segment exists");
+    let mut bytes = std::fs::read(&segment).expect("read segment");
+    let last = *record_starts(&bytes).last().expect("a record");
+    assert!(
+        bytes[last..].windows(marker.len()).any(|w| w == marker),
+        "the last record is not the txn of {}",
+        String::from_utf8_lossy(marker)
+    );
+    let middle = last + 8 + (bytes.len() - last - 8) / 2;
+    match damage {
+        Damage::Truncate => bytes.truncate(middle),
+        Damage::FlipByte => bytes[middle] ^= 0x5a,
+    }
+    std::fs::write(&segment, &bytes).expect("write segment");
+}
+
+async fn damaged_tail_is_cut(damage: Damage) {
+    const NODES: usize = 20;
+    let mut server = Server::start("");
+    let client = common::connect_detached(&server, Duration::from_secs(10)).await;
+    let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let paths: Vec<String> = std::iter::once("/torn".to_owned())
+        .chain((0..NODES).map(|i| format!("/torn/n{i:02}")))
+        .chain(std::iter::once("/torn/last".to_owned()))
+        .collect();
+    for path in &paths {
+        common::bounded("create", client.create(path, path.as_bytes(), &options))
+            .await
+            .unwrap_or_else(|e| panic!("create {path}: {e}"));
+    }
+    let before = common::dump(&client, "/torn").await;
+    // Detached: dropping the client writes nothing, so the create of /torn/last stays last.
+    drop(client);
+    server.kill();
+    damage_last_record(&common::data_dir(&server), b"/torn/last", damage);
+
+    server.restart();
+    let log = server.log();
+    assert!(
+        log.contains("log: bad record, cutting the log here"),
+        "no warning about the cut ({damage:?}):\n{log}"
+    );
+    let client = common::connect(&server, Duration::from_secs(10)).await;
+    let after = common::dump(&client, "/torn").await;
+    for path in &paths[1..=NODES] {
+        assert_eq!(before.get(path), after.get(path), "{path} after the cut");
+    }
+    assert!(
+        !after.contains_key("/torn/last"),
+        "the damaged record was applied"
+    );
+    let parent = &after["/torn"];
+    let last_child = &before[&paths[NODES]];
+    assert_eq!(parent.stat.num_children, NODES as i32);
+    assert_eq!(parent.stat.cversion, NODES as i32);
+    assert_eq!(parent.stat.pzxid, last_child.stat.czxid);
+    // The server writes again and the zxids continue from the cut: the new session took the lost
+    // record's zxid, this create the next. The repaired log must then be stable.
+    let (stat, _) = common::bounded("create", client.create("/torn/after", b"", &options))
+        .await
+        .expect("create after the cut");
+    assert_eq!(stat.czxid, before["/torn/last"].stat.czxid + 1);
+    let expected = common::dump(&client, "/torn").await;
+    drop(client);
+    assert_eq!(server.terminate(), Some(0));
+    server.restart();
+    assert!(!server.log().contains("bad record"), "{}", server.log());
+    let client = common::connect(&server, Duration::from_secs(10)).await;
+    common::assert_same_tree(&expected, &common::dump(&client, "/torn").await);
+}
+
+#[tokio::test]
+async fn torn_log_tail_is_cut_with_a_warning() {
+    damaged_tail_is_cut(Damage::Truncate).await;
+}
+
+#[tokio::test]
+async fn flipped_byte_in_last_record_is_cut_with_a_warning() {
+    damaged_tail_is_cut(Damage::FlipByte).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. A full disk stops writes cleanly.
+// ---------------------------------------------------------------------------------------------
+
+/// A tmpfs mounted for one test, unmounted (lazily) on drop.
+struct TmpfsMount {
+    path: PathBuf,
+}
+
+impl TmpfsMount {
+    /// Mounts a tmpfs of `size` at `path`, or says why it cannot.
+    fn mount(path: &Path, size: &str) -> Result<TmpfsMount, String> {
+        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let output = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        Ok(TmpfsMount {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for TmpfsMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Fills the file system holding `dir` with `dir/filler`, leaving about `free_bytes` free.
+fn fill_leaving(dir: &Path, free_bytes: u64) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).expect("create filler");
+    let block = vec![0xAAu8; 64 * 1024];
+    let mut written: u64 = 0;
+    // A limit on the loop: the mount is 2 MiB.
+    for _ in 0..64 {
+        match file.write_all(&block) {
+            Ok(()) => written += block.len() as u64,
+            Err(_) => break,
+        }
+    }
+    file.set_len(written.saturating_sub(free_bytes))
+        .expect("shrink filler");
+    file.sync_all().expect("sync filler");
+    path
+}
+
+/// Size of each node written into the nearly full disk.
+const FULL_DISK_VALUE_BYTES: usize = 64 * 1024;
+/// Writes tried before the disk must have filled (the free space holds about 8).
+const FULL_DISK_WRITES_MAX: usize = 64;
+
+/// A server whose dataDir is a nearly full 2 MiB tmpfs, or `None` (with the reason printed)
+/// where mounting is not permitted.
+fn server_on_small_tmpfs() -> Option<(Server, TmpfsMount)> {
+    let mut server = Server::start("");
+    server.kill();
+    let mount = match TmpfsMount::mount(&common::data_dir(&server), "2m") {
+        Ok(mount) => mount,
+        Err(reason) => {
+            println!("SKIPPED: cannot mount a tmpfs as dataDir: {reason}");
+            return None;
+        }
+    };
+    server.restart();
+    Some((server, mount))
+}
+
+/// The writer session's writes: (path, value) acknowledged, then the first one that was not.
+struct FillOutcome {
+    acked: Vec<(String, Vec<u8>)>,
+    /// xid of the write that got no success reply, and its reply if one came.
+    refused: (i32, Option<Reply>),
+}
+
+/// Writes 64 KiB nodes one at a time until one is not acknowledged.
+fn fill_with_writes(writer: &mut RawClient) -> FillOutcome {
+    writer
+        .set_read_timeout(Duration::from_secs(3))
+        .expect("timeout");
+    let mut acked = Vec::new();
+    for i in 0..FULL_DISK_WRITES_MAX {
+        let path = format!("/full/n{i:02}");
+        let mut value = vec![b'a' + (i % 26) as u8; FULL_DISK_VALUE_BYTES];
+        value[..path.len()].copy_from_slice(path.as_bytes());
+        let op = Op::Create {
+            path: path.clone(),
+            data: value.clone(),
+        };
+        let xid = writer.send(&[op]).expect("send")[0];
+        match writer.recv() {
+            Ok(reply) if reply.err == 0 => {
+                assert_eq!(reply.xid, xid);
+                acked.push((path, value));
+            }
+            Ok(reply) => {
+                return FillOutcome {
+                    acked,
+                    refused: (xid, Some(reply)),
+                }
+            }
+            Err(error) => {
+                assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock, "{error}");
+                return FillOutcome {
+                    acked,
+                    refused: (xid, None),
+                };
+            }
+        }
+    }
+    panic!("{FULL_DISK_WRITES_MAX} writes of {FULL_DISK_VALUE_BYTES} bytes fit in 2 MiB");
+}
+
+#[test]
+fn full_disk_stops_writes_and_keeps_acknowledged_ones() {
+    let Some((mut server, mount)) = server_on_small_tmpfs() else {
+        return;
+    };
+    let data = common::data_dir(&server);
+    let mut reader = RawClient::connect(&server.addr(), SESSION_TIMEOUT_MS).expect("reader");
+    let mut writer = RawClient::connect(&server.addr(), SESSION_TIMEOUT_MS).expect("writer");
+    create_all(&mut writer, &["/full".to_owned()]);
+    let filler = fill_leaving(&data, 512 * 1024);
+    let fill = fill_with_writes(&mut writer);
+    println!(
+        "{} writes acknowledged before the disk filled; refused one answered: {:?}",
+        fill.acked.len(),
+        fill.refused.1.as_ref().map(|r| r.err)
+    );
+    assert!(!fill.acked.is_empty(), "the free space held no write");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("storage failed") {
+        assert!(
+            Instant::now() < deadline,
+            "no storage failure logged:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mntr = server.four_letter("mntr").unwrap_or_default();
+    assert!(mntr.contains("zk_storage_failed\t1"), "{mntr}");
+
+    // Reads still work on a session that has no write pending.
+    let paths: Vec<String> = fill.acked.iter().map(|(p, _)| p.clone()).collect();
+    for (state, (path, value)) in read_all(&mut reader, &paths).iter().zip(&fill.acked) {
+        let (data, _) = state
+            .as_ref()
+            .unwrap_or_else(|| panic!("{path} unreadable"));
+        assert_eq!(data, value, "{path}");
+    }
+    // A write on another session is refused with an error, never acknowledged.
+    let after = Op::Create {
+        path: "/full/after".into(),
+        data: vec![1; 16],
+    };
+    let reply = reader.call_all(&[after]).expect("answer to a write")[0].clone();
+    assert_ne!(reply.err, 0, "a write was acknowledged on a failed disk");
+
+    // Nothing acknowledged may be lost: crash, make room, restart on the same disk.
+    server.kill();
+    std::fs::remove_file(&filler).expect("remove filler");
+    server.restart();
+    let mut client = RawClient::connect(&server.addr(), SESSION_TIMEOUT_MS).expect("connect");
+    for (state, (path, value)) in read_all(&mut client, &paths).iter().zip(&fill.acked) {
+        let (data, _) = state.as_ref().unwrap_or_else(|| panic!("{path} lost"));
+        assert_eq!(data, value, "{path} after the restart");
+    }
+    let refused = read_all(&mut client, &["/full/after".to_owned()]);
+    assert!(refused[0].is_none(), "a refused write was applied");
+    server.kill();
+    drop(mount);
+}
+
+/// ZooKeeper answers a session's requests in the order they were sent; clients (the Java one
+/// included) treat an out-of-order xid as a broken connection.
+#[test]
+#[ignore = "bug: after a storage failure the write that was in flight is never answered, and \
+            a later write on the same session is answered first (SYSTEM_ERROR), out of xid \
+            order (core/src/node/write.rs submit_write replies at once; proposals pending at \
+            Input::StorageFailed are never failed)"]
+fn full_disk_answers_each_session_in_order() {
+    let Some((mut server, mount)) = server_on_small_tmpfs() else {
+        return;
+    };
+    let mut writer = RawClient::connect(&server.addr(), SESSION_TIMEOUT_MS).expect("writer");
+    create_all(&mut writer, &["/full".to_owned()]);
+    fill_leaving(&common::data_dir(&server), 512 * 1024);
+    let fill = fill_with_writes(&mut writer);
+    let (pending_xid, answered) = fill.refused;
+    let pending_answered = answered.is_some();
+    if let Some(reply) = answered {
+        assert_eq!(reply.xid, pending_xid);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("storage failed") {
+        assert!(Instant::now() < deadline, "no storage failure logged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let next = Op::SetData {
+        path: "/full".into(),
+        data: vec![2; 8],
+    };
+    let next_xid = writer.send(&[next]).expect("send")[0];
+    let reply = writer.recv().expect("a reply within the timeout");
+    assert_ne!(reply.err, 0, "a write was acknowledged on a failed disk");
+    // The unanswered write must be answered (with an error) before the one sent after it.
+    let expected = if pending_answered {
+        next_xid
+    } else {
+        pending_xid
+    };
+    assert_eq!(reply.xid, expected, "replies out of request order");
+    server.kill();
+    drop(mount);
+}
