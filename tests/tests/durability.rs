@@ -410,10 +410,11 @@ async fn snapshots_are_written_and_restart_recovers_from_snapshot_and_log() {
         common::assert_same_tree(&before, &after);
         drop(client);
     }
-    // Autopurge runs on its interval (an hour here), not at startup: nothing was purged yet.
+    // Autopurge runs at every startup (as ZooKeeper's DatadirCleanupManager), keeping at least
+    // snapRetainCount snapshots; the restarts above may have purged older ones.
     let kept = common::named_files(&data, "snapshot.").len();
     assert!(
-        kept >= snapshots.len(),
+        (3..=snapshots.len()).contains(&kept),
         "{kept} snapshots left of {}",
         snapshots.len()
     );
@@ -422,8 +423,6 @@ async fn snapshots_are_written_and_restart_recovers_from_snapshot_and_log() {
 /// ZooKeeper's DatadirCleanupManager schedules the purge task with delay 0, so a restart with
 /// `autopurge.purgeInterval` set purges at once down to `snapRetainCount` snapshots.
 #[tokio::test]
-#[ignore = "bug: autopurge's first run is one purgeInterval after startup, not at startup \
-            (net-tokio/src/storage/commit.rs Committer::new sets purge_next = now + interval)"]
 async fn autopurge_runs_at_startup_like_zookeeper() {
     let mut server = Server::start(SNAPSHOT_CFG);
     let client = common::connect(&server, Duration::from_secs(10)).await;
@@ -663,7 +662,13 @@ fn fill_with_writes(writer: &mut RawClient) -> FillOutcome {
                 }
             }
             Err(error) => {
-                assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock, "{error}");
+                // Never answered, or the connection closed because its outcome is unknown.
+                let kinds = [
+                    std::io::ErrorKind::WouldBlock,
+                    std::io::ErrorKind::UnexpectedEof,
+                    std::io::ErrorKind::ConnectionReset,
+                ];
+                assert!(kinds.contains(&error.kind()), "{error}");
                 return FillOutcome {
                     acked,
                     refused: (xid, None),
@@ -735,12 +740,10 @@ fn full_disk_stops_writes_and_keeps_acknowledged_ones() {
 }
 
 /// ZooKeeper answers a session's requests in the order they were sent; clients (the Java one
-/// included) treat an out-of-order xid as a broken connection.
+/// included) treat an out-of-order xid as a broken connection. A write whose durability is
+/// unknown when the disk fails must not be overtaken: Corral closes its connection (the client
+/// sees connection loss, the honest "outcome unknown"), and never acknowledges it.
 #[test]
-#[ignore = "bug: after a storage failure the write that was in flight is never answered, and \
-            a later write on the same session is answered first (SYSTEM_ERROR), out of xid \
-            order (core/src/node/write.rs submit_write replies at once; proposals pending at \
-            Input::StorageFailed are never failed)"]
 fn full_disk_answers_each_session_in_order() {
     let Some((mut server, mount)) = server_on_small_tmpfs() else {
         return;
@@ -763,8 +766,26 @@ fn full_disk_answers_each_session_in_order() {
         path: "/full".into(),
         data: vec![2; 8],
     };
-    let next_xid = writer.send(&[next]).expect("send")[0];
-    let reply = writer.recv().expect("a reply within the timeout");
+    let Ok(sent) = writer.send(&[next]) else {
+        // The connection is already closed: nothing can arrive out of order.
+        assert!(!pending_answered, "closed although nothing was pending");
+        server.kill();
+        drop(mount);
+        return;
+    };
+    let next_xid = sent[0];
+    let reply = match writer.recv() {
+        Ok(reply) => reply,
+        Err(error) => {
+            assert!(
+                !pending_answered,
+                "closed although nothing was pending: {error}"
+            );
+            server.kill();
+            drop(mount);
+            return;
+        }
+    };
     assert_ne!(reply.err, 0, "a write was acknowledged on a failed disk");
     // The unanswered write must be answered (with an error) before the one sent after it.
     let expected = if pending_answered {

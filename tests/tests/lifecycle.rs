@@ -20,9 +20,6 @@ const DIGEST_AUTH: &[u8] = b"corral:secret";
 /// ZooKeeper answers an auth packet with the request's own xid (`ReplyHeader(h.getXid(), ...)`
 /// in ZooKeeperServer); the Java client happens to send -4, zookeeper-client a normal xid.
 #[tokio::test]
-#[ignore = "bug: the auth reply always carries xid -4 instead of the request's xid \
-            (core/src/node/conn.rs on_auth ignores its xid argument), so zookeeper-client's \
-            auth() never completes and its connection breaks on the unknown xid"]
 async fn auth_reply_echoes_the_request_xid() {
     let server = Server::start("");
     let client = common::connect(&server, Duration::from_secs(10)).await;
@@ -38,9 +35,6 @@ async fn auth_reply_echoes_the_request_xid() {
 /// ZooKeeper holds back the requests a client pipelines behind its ConnectRequest until the
 /// new session is committed (the Java client sends its auth packets and SetWatches that way).
 #[test]
-#[ignore = "bug: a request pipelined behind the ConnectRequest of a new session closes the \
-            connection ('request before the session was established', core/src/node/conn.rs \
-            on_frame, ConnState::Connecting), and each such attempt leaves an orphan session"]
 fn request_pipelined_behind_the_handshake_is_served() {
     let server = Server::start("");
     let create = raw::Op::Create {

@@ -4,8 +4,8 @@ use super::{Node, Output};
 use crate::acl::AuthInfo;
 use crate::ids::{ConnId, SessionId};
 use crate::jute::{
-    err, op, xid, ConnectRequest, ConnectResponse, DecodeError, Reader, Record, ReplyHeader,
-    Request, RequestHeader, Writer,
+    err, op, ConnectRequest, ConnectResponse, DecodeError, Reader, Record, ReplyHeader, Request,
+    RequestHeader, Writer,
 };
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -51,6 +51,8 @@ pub(crate) struct Conn {
     pub(crate) last_zxid: i64,
     /// When the connection is closed if it has no session by then.
     pub(crate) handshake_deadline: Option<Instant>,
+    /// Request frames that arrived while the session was being created.
+    early_frames: Vec<Vec<u8>>,
 }
 
 impl Conn {
@@ -68,6 +70,7 @@ impl Conn {
             sent: 0,
             last_zxid: 0,
             handshake_deadline: None,
+            early_frames: Vec::new(),
         }
     }
 
@@ -319,8 +322,12 @@ impl Node {
             password,
             read_only: false,
         };
+        let early = std::mem::take(&mut c.early_frames);
         self.session_conn.insert(session, conn);
         self.send(conn, frame_of(&rsp));
+        for frame in early {
+            self.on_frame(conn, &frame);
+        }
     }
 
     fn on_request(&mut self, conn: ConnId, session: SessionId, body: &[u8]) {
@@ -382,7 +389,8 @@ impl Node {
         self.pump(conn);
     }
 
-    fn on_auth(&mut self, conn: ConnId, _xid: i32, request: &Request) {
+    /// Answers an auth packet at once, echoing its xid (clients send -4 or an ordinary xid).
+    fn on_auth(&mut self, conn: ConnId, xid: i32, request: &Request) {
         let Request::Auth { scheme, auth, .. } = request else {
             return;
         };
@@ -390,10 +398,9 @@ impl Node {
             Some(c) => c.auth.add(scheme, auth),
             None => return,
         };
-        let zxid = self.tree.last_zxid().0;
         let header = ReplyHeader {
-            xid: xid::AUTH,
-            zxid,
+            xid,
+            zxid: 0,
             err: code,
         };
         self.send(conn, crate::jute::encode_reply(&header, None));

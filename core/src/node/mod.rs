@@ -361,6 +361,21 @@ impl Node {
     fn on_storage_failed(&mut self, reason: String) {
         tracing::error!(%reason, "storage failed: refusing writes from now on");
         self.storage_failed = Some(reason);
+        // Writes awaiting durability will never be answered: their clients must learn that the
+        // outcome is unknown (connection loss), not wait forever or see later replies first.
+        let waiting: BTreeSet<ConnId> = self
+            .proposals
+            .iter()
+            .filter_map(|p| match &p.origin {
+                write::Origin::Request { conn, .. } | write::Origin::Connect { conn } => {
+                    Some(*conn)
+                }
+                write::Origin::Server => None,
+            })
+            .collect();
+        for conn in waiting {
+            self.close_conn(conn);
+        }
     }
 
     /// Encodes the state for a snapshot as of the last committed zxid.

@@ -160,7 +160,9 @@ impl Committer {
     fn new(storage: Storage, events: UnboundedSender<StorageEvent>) -> Committer {
         let hours = storage.options().purge_interval_hours;
         let purge_interval = (hours > 0).then(|| Duration::from_secs(u64::from(hours) * 3600));
-        let purge_next = Instant::now() + purge_interval.unwrap_or_default();
+        // As ZooKeeper's DatadirCleanupManager: the first purge runs at startup, then every
+        // interval, so a server restarted more often than the interval still purges.
+        let purge_next = Instant::now();
         Committer {
             storage,
             events,
