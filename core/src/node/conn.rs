@@ -222,11 +222,21 @@ impl Node {
             ConnState::Handshake => self.on_connect_request(conn, body),
             ConnState::Active(session) => self.on_request(conn, session, body),
             ConnState::Connecting => {
-                tracing::warn!(
-                    conn = conn.0,
-                    "request before the session was established; closing"
-                );
-                self.close_conn(conn);
+                // Clients pipeline auth and setWatches behind the handshake: hold them until
+                // the session exists, as ZooKeeper does.
+                let limit = self.config.conn_queue_max;
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                if c.early_frames.len() >= limit {
+                    tracing::warn!(
+                        conn = conn.0,
+                        "too many requests before the session exists; closing"
+                    );
+                    self.close_conn(conn);
+                    return;
+                }
+                c.early_frames.push(body.to_vec());
             }
             ConnState::Closing => {}
         }

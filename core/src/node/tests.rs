@@ -652,3 +652,33 @@ fn sequential_suffixes_count_creations_not_children() {
     let stat = h.node.tree().stat("/q").expect("q");
     assert_eq!((stat.num_children, stat.cversion), (2, 4));
 }
+
+#[test]
+fn requests_pipelined_behind_the_handshake_are_held_until_the_session_exists() {
+    let mut h = Harness::new();
+    let conn = ConnId(1);
+    h.step(Input::Connected {
+        conn,
+        ip: "127.0.0.1".into(),
+    });
+    let req = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        timeout_ms: 4000,
+        session_id: 0,
+        password: vec![0; 16],
+        read_only: false,
+    };
+    let mut w = Writer::framed();
+    req.write(&mut w);
+    let mut wire = w.finish_frame();
+    wire.extend(crate::jute::encode_request(1, &create("/early", b"", 0)));
+    h.pending.insert((conn, 1), op::CREATE);
+    h.bytes(conn, wire);
+    assert!(!h.closed.contains(&conn));
+    h.persist();
+    h.persist();
+    let frames = h.take_frames(conn);
+    assert_eq!(frames.len(), 2, "connect response and the create reply");
+    assert!(h.node.tree().get("/early").is_some());
+}
