@@ -207,6 +207,14 @@ impl Raw {
         }
     }
 
+    /// Reads the next frame and asserts it is the reply to `xid` (no notification first).
+    pub fn expect_reply(&mut self, xid: i32) -> ReplyHeader {
+        let body = self.expect_frame();
+        let header = ReplyHeader::read(&mut Reader::new(&body)).expect("reply header");
+        assert_eq!(header.xid, xid, "expected the reply to xid {xid}, got {header:?}");
+        header
+    }
+
     /// Reads the next frame as a watch notification.
     pub fn expect_notification(&mut self) -> WatcherEvent {
         let body = self.expect_frame();
