@@ -19,17 +19,17 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A `zookeeper-client` connected to `server` with a 10 s session timeout.
 pub async fn client(server: &Server) -> zookeeper_client::Client {
-    client_with(server, zookeeper_client::Client::connector()).await
+    let connector =
+        zookeeper_client::Client::connector().with_session_timeout(Duration::from_secs(10));
+    client_with(server, connector).await
 }
 
-/// Connects with `connector` (bounded by [`STEP_TIMEOUT`]).
+/// Connects with `connector` (bounded by [`STEP_TIMEOUT`]); its session timeout is kept.
 pub async fn client_with(
     server: &Server,
     connector: zookeeper_client::Connector,
 ) -> zookeeper_client::Client {
-    let connector = connector
-        .with_session_timeout(Duration::from_secs(10))
-        .with_connection_timeout(Duration::from_secs(5));
+    let connector = connector.with_connection_timeout(Duration::from_secs(5));
     within(connector.connect(&server.addr()))
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", server.addr()))
