@@ -64,7 +64,10 @@ fn frame_over_jute_maxbuffer_is_refused_before_its_body_arrives() {
     let mut raw = Raw::connect(&server);
     raw.send(&with_length(0x10_0000, &[]));
     assert!(raw.expect_closed().is_empty());
-    wait_for_log(&server, &["invalid frame length", "len=1048576", "limit=1048575"]);
+    wait_for_log(
+        &server,
+        &["invalid frame length", "len=1048576", "limit=1048575"],
+    );
     assert_served(&server);
 }
 
@@ -152,7 +155,10 @@ fn malformed_request_body_closes_the_connection() {
     w.write_i32(100);
     w.write_i32(0x2f6162); // "/ab" and one zero byte, not 100 bytes
     raw.send(&w.finish_frame());
-    assert!(raw.expect_closed().is_empty(), "malformed request got a reply");
+    assert!(
+        raw.expect_closed().is_empty(),
+        "malformed request got a reply"
+    );
     wait_for_log(&server, &["malformed request; closing", "opcode=4"]);
     assert_served(&server);
 }
@@ -207,7 +213,11 @@ fn unknown_opcode_closes_the_connection_like_zookeeper() {
     w.write_i32(999);
     raw.send(&w.finish_frame());
     let frames = raw.expect_closed();
-    assert_eq!(frames.len(), 1, "exactly the UNIMPLEMENTED reply, then close");
+    assert_eq!(
+        frames.len(),
+        1,
+        "exactly the UNIMPLEMENTED reply, then close"
+    );
     assert_served(&server);
 }
 
@@ -276,7 +286,10 @@ fn a_silent_connection_does_not_block_others() {
         .stream
         .set_read_timeout(Some(Duration::from_millis(200)))
         .expect("timeout");
-    assert!(matches!(silent.read_frame(), Read1::Silent), "silent connection was closed");
+    assert!(
+        matches!(silent.read_frame(), Read1::Silent),
+        "silent connection was closed"
+    );
     // It is listed by `cons` as a connection without a session.
     let cons = server.four_letter("cons").expect("cons");
     assert!(cons.contains("sid=0x0"), "{cons}");
@@ -317,7 +330,10 @@ fn a_thousand_connections_complete_their_handshakes() {
     for raw in &mut raws {
         let body = raw.expect_frame();
         let rsp = corral_core::jute::ConnectResponse::from_bytes(&body).expect("response");
-        assert_eq!(rsp.timeout_ms, 10_000, "clamped to maxSessionTimeout = 20 ticks");
+        assert_eq!(
+            rsp.timeout_ms, 10_000,
+            "clamped to maxSessionTimeout = 20 ticks"
+        );
         sessions.insert(rsp.session_id);
     }
     assert_eq!(sessions.len(), CONNS, "session ids are unique");
@@ -335,10 +351,17 @@ fn connections_over_max_client_cnxns_are_closed() {
     let mut five: Vec<Raw> = (0..5).map(|_| handshake_retrying(&server)).collect();
     let mut sixth = Raw::connect(&server);
     sixth.send(&frame(&connect_request(4000, 0, vec![0; 16])));
-    assert!(sixth.expect_closed().is_empty(), "sixth connection was answered");
+    assert!(
+        sixth.expect_closed().is_empty(),
+        "sixth connection was answered"
+    );
     wait_for_log(
         &server,
-        &["too many connections from this address", "ip=127.0.0.1", "limit=5"],
+        &[
+            "too many connections from this address",
+            "ip=127.0.0.1",
+            "limit=5",
+        ],
     );
     for raw in &mut five {
         let (h, _) = raw.call(&Request::Exists {

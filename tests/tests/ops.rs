@@ -31,7 +31,9 @@ fn assert_fresh(stat: &Stat, len: i32, owner: i64) {
 async fn create_persistent_returns_create2_stat_and_updates_the_parent() {
     let server = Server::start("");
     let zk = client(&server).await;
-    let (parent, _) = within(zk.create("/p", b"", &open())).await.expect("create /p");
+    let (parent, _) = within(zk.create("/p", b"", &open()))
+        .await
+        .expect("create /p");
     assert_fresh(&parent, 0, 0);
     let (stat, seq) = within(zk.create("/p/a", b"hello", &open()))
         .await
@@ -39,15 +41,26 @@ async fn create_persistent_returns_create2_stat_and_updates_the_parent() {
     assert_eq!(seq.into_i64(), -1, "not sequential");
     assert_fresh(&stat, 5, 0);
     assert!(stat.czxid > parent.czxid);
-    let parent_now = within(zk.check_stat("/p")).await.expect("stat").expect("exists");
+    let parent_now = within(zk.check_stat("/p"))
+        .await
+        .expect("stat")
+        .expect("exists");
     assert_eq!(parent_now.num_children, 1);
     assert_eq!(parent_now.cversion, 1);
-    assert_eq!(parent_now.pzxid, stat.czxid, "pzxid is the child's create zxid");
-    assert_eq!(parent_now.version, 0, "a child does not change the parent's data version");
+    assert_eq!(
+        parent_now.pzxid, stat.czxid,
+        "pzxid is the child's create zxid"
+    );
+    assert_eq!(
+        parent_now.version, 0,
+        "a child does not change the parent's data version"
+    );
     assert_eq!(parent_now.mzxid, parent.mzxid);
     let err = within(zk.create("/p/a", b"", &open())).await.unwrap_err();
     assert_eq!(err, Error::NodeExists);
-    let err = within(zk.create("/missing/a", b"", &open())).await.unwrap_err();
+    let err = within(zk.create("/missing/a", b"", &open()))
+        .await
+        .unwrap_err();
     assert_eq!(err, Error::NoNode);
 }
 
@@ -59,7 +72,9 @@ async fn create_ephemeral_is_owned_by_the_session() {
         .await
         .expect("create");
     assert_fresh(&stat, 1, zk.session_id().0);
-    let err = within(zk.create("/e/child", b"", &open())).await.unwrap_err();
+    let err = within(zk.create("/e/child", b"", &open()))
+        .await
+        .unwrap_err();
     assert_eq!(err, Error::NoChildrenForEphemerals);
 }
 
@@ -68,7 +83,9 @@ async fn sequential_nodes_get_a_ten_digit_counter_from_the_parent() {
     let server = Server::start("");
     let zk = client(&server).await;
     within(zk.create("/q", b"", &open())).await.expect("create");
-    within(zk.create("/q/plain", b"", &open())).await.expect("create");
+    within(zk.create("/q/plain", b"", &open()))
+        .await
+        .expect("create");
     let (_, s1) = within(zk.create("/q/n-", b"", &mode(CreateMode::PersistentSequential)))
         .await
         .expect("create seq");
@@ -83,7 +100,9 @@ async fn sequential_nodes_get_a_ten_digit_counter_from_the_parent() {
     assert_eq!(children, ["n-0000000001", "n-0000000002", "plain"]);
     // The suffix counts creates only (ZooKeeper's stored cversion): a delete neither reuses
     // nor skips a number, while the cversion clients see counts both (2 * creates - children).
-    within(zk.delete("/q/n-0000000002", None)).await.expect("delete");
+    within(zk.delete("/q/n-0000000002", None))
+        .await
+        .expect("delete");
     let (_, s3) = within(zk.create("/q/n-", b"", &mode(CreateMode::PersistentSequential)))
         .await
         .expect("create seq");
@@ -104,12 +123,20 @@ async fn sequential_create_after_a_delete_keeps_counting() {
     within(zk.create("/q", b"", &open())).await.expect("create");
     within(zk.create("/q/n-", b"", &seq)).await.expect("seq 0");
     within(zk.create("/q/n-", b"", &seq)).await.expect("seq 1");
-    within(zk.delete("/q/n-0000000001", None)).await.expect("delete");
-    let q = within(zk.check_stat("/q")).await.expect("stat").expect("exists");
+    within(zk.delete("/q/n-0000000001", None))
+        .await
+        .expect("delete");
+    let q = within(zk.check_stat("/q"))
+        .await
+        .expect("stat")
+        .expect("exists");
     assert_eq!((q.num_children, q.cversion), (1, 3));
     let (_, s2) = within(zk.create("/q/n-", b"", &seq)).await.expect("seq 2");
     assert_eq!(s2.to_string(), "0000000002");
-    let q = within(zk.check_stat("/q")).await.expect("stat").expect("exists");
+    let q = within(zk.check_stat("/q"))
+        .await
+        .expect("stat")
+        .expect("exists");
     assert_eq!((q.num_children, q.cversion), (2, 4), "3 creates + 1 delete");
     let (_, s3) = within(zk.create("/q/n-", b"", &seq)).await.expect("seq 3");
     assert_eq!(s3.to_string(), "0000000003");
@@ -141,13 +168,25 @@ async fn delete_checks_version_children_and_existence() {
     let server = Server::start("");
     let zk = client(&server).await;
     within(zk.create("/d", b"", &open())).await.expect("create");
-    within(zk.create("/d/kid", b"", &open())).await.expect("create");
+    within(zk.create("/d/kid", b"", &open()))
+        .await
+        .expect("create");
     assert_eq!(within(zk.delete("/d", None)).await, Err(Error::NotEmpty));
-    within(zk.set_data("/d/kid", b"1", None)).await.expect("set");
-    assert_eq!(within(zk.delete("/d/kid", Some(0))).await, Err(Error::BadVersion));
-    within(zk.delete("/d/kid", Some(1))).await.expect("delete v1");
+    within(zk.set_data("/d/kid", b"1", None))
+        .await
+        .expect("set");
+    assert_eq!(
+        within(zk.delete("/d/kid", Some(0))).await,
+        Err(Error::BadVersion)
+    );
+    within(zk.delete("/d/kid", Some(1)))
+        .await
+        .expect("delete v1");
     assert_eq!(within(zk.delete("/d/kid", None)).await, Err(Error::NoNode));
-    let parent = within(zk.check_stat("/d")).await.expect("stat").expect("exists");
+    let parent = within(zk.check_stat("/d"))
+        .await
+        .expect("stat")
+        .expect("exists");
     assert_eq!((parent.num_children, parent.cversion), (0, 2));
     within(zk.delete("/d", Some(0))).await.expect("delete");
     assert_eq!(within(zk.check_stat("/d")).await, Ok(None));
@@ -157,10 +196,14 @@ async fn delete_checks_version_children_and_existence() {
 async fn get_and_set_data_track_versions_and_zxids() {
     let server = Server::start("");
     let zk = client(&server).await;
-    let (created, _) = within(zk.create("/v", b"one", &open())).await.expect("create");
+    let (created, _) = within(zk.create("/v", b"one", &open()))
+        .await
+        .expect("create");
     let (data, stat) = within(zk.get_data("/v")).await.expect("get");
     assert_eq!((data.as_slice(), stat), (&b"one"[..], created));
-    let s1 = within(zk.set_data("/v", b"second", Some(0))).await.expect("set");
+    let s1 = within(zk.set_data("/v", b"second", Some(0)))
+        .await
+        .expect("set");
     assert_eq!((s1.version, s1.data_length), (1, 6));
     assert_eq!(s1.czxid, created.czxid);
     assert!(s1.mzxid > created.mzxid);
@@ -172,8 +215,14 @@ async fn get_and_set_data_track_versions_and_zxids() {
     assert_eq!((data.as_slice(), stat), (&b"second"[..], s1));
     let s2 = within(zk.set_data("/v", b"", None)).await.expect("set any");
     assert_eq!((s2.version, s2.data_length), (2, 0));
-    assert_eq!(within(zk.get_data("/nope")).await.unwrap_err(), Error::NoNode);
-    assert_eq!(within(zk.set_data("/nope", b"", None)).await.unwrap_err(), Error::NoNode);
+    assert_eq!(
+        within(zk.get_data("/nope")).await.unwrap_err(),
+        Error::NoNode
+    );
+    assert_eq!(
+        within(zk.set_data("/nope", b"", None)).await.unwrap_err(),
+        Error::NoNode
+    );
     assert_eq!(within(zk.check_stat("/nope")).await, Ok(None));
 }
 
@@ -186,19 +235,31 @@ async fn acl_get_and_set_track_aversion() {
     assert_eq!(acl.as_slice(), &*Acls::anyone_all());
     assert_eq!(stat.aversion, 0);
     let read_only = Acls::anyone_read();
-    let err = within(zk.set_acl("/a", &read_only, Some(3))).await.unwrap_err();
+    let err = within(zk.set_acl("/a", &read_only, Some(3)))
+        .await
+        .unwrap_err();
     assert_eq!(err, Error::BadVersion);
-    let s = within(zk.set_acl("/a", &read_only, Some(0))).await.expect("set acl");
+    let s = within(zk.set_acl("/a", &read_only, Some(0)))
+        .await
+        .expect("set acl");
     assert_eq!((s.aversion, s.version), (1, 0));
     // ADMIN is checked before the version (PrepRequestProcessor order).
-    let err = within(zk.set_acl("/a", &read_only, Some(0))).await.unwrap_err();
+    let err = within(zk.set_acl("/a", &read_only, Some(0)))
+        .await
+        .unwrap_err();
     assert_eq!(err, Error::NoAuth);
     let (acl, stat) = within(zk.get_acl("/a")).await.expect("get acl");
     assert_eq!((acl.as_slice(), stat.aversion), (&*read_only, 1));
     // world:anyone may now only read.
-    assert_eq!(within(zk.set_data("/a", b"x", None)).await, Err(Error::NoAuth));
+    assert_eq!(
+        within(zk.set_data("/a", b"x", None)).await,
+        Err(Error::NoAuth)
+    );
     within(zk.get_data("/a")).await.expect("read is allowed");
-    assert_eq!(within(zk.get_acl("/nope")).await.unwrap_err(), Error::NoNode);
+    assert_eq!(
+        within(zk.get_acl("/nope")).await.unwrap_err(),
+        Error::NoNode
+    );
 }
 
 #[tokio::test]
@@ -206,11 +267,15 @@ async fn children_counts_and_ephemerals() {
     let server = Server::start("");
     let zk = client(&server).await;
     within(zk.create("/r", b"", &open())).await.expect("create");
-    within(zk.create("/r/a", b"", &open())).await.expect("create");
+    within(zk.create("/r/a", b"", &open()))
+        .await
+        .expect("create");
     within(zk.create("/r/a/x", b"", &mode(CreateMode::Ephemeral)))
         .await
         .expect("create");
-    within(zk.create("/r/b", b"", &open())).await.expect("create");
+    within(zk.create("/r/b", b"", &open()))
+        .await
+        .expect("create");
     within(zk.create("/r/e", b"", &mode(CreateMode::Ephemeral)))
         .await
         .expect("create");
@@ -227,7 +292,9 @@ async fn children_counts_and_ephemerals() {
     let mut eph = within(zk.list_ephemerals("/")).await.expect("ephemerals");
     eph.sort();
     assert_eq!(eph, ["/r/a/x", "/r/e"]);
-    let eph = within(zk.list_ephemerals("/r/a")).await.expect("ephemerals");
+    let eph = within(zk.list_ephemerals("/r/a"))
+        .await
+        .expect("ephemerals");
     assert_eq!(eph, ["/r/a/x"]);
     // Another session owns none of them.
     let other = client(&server).await;
@@ -238,7 +305,9 @@ async fn children_counts_and_ephemerals() {
 async fn sync_succeeds_and_reads_follow_writes_in_order() {
     let server = Server::start("");
     let zk = client(&server).await;
-    within(zk.create("/f", b"0", &open())).await.expect("create");
+    within(zk.create("/f", b"0", &open()))
+        .await
+        .expect("create");
     within(zk.sync("/f")).await.expect("sync");
     // Pipelined on one session without awaiting the writes: each read sees the write sent
     // just before it (FIFO client order).
@@ -287,7 +356,10 @@ async fn multi_commits_all_or_nothing_with_per_op_results() {
     };
     assert_eq!(path, "/m/s-0000000001");
     assert_eq!(results[4], R::Delete);
-    let parent = within(zk.check_stat("/m")).await.expect("stat").expect("exists");
+    let parent = within(zk.check_stat("/m"))
+        .await
+        .expect("stat")
+        .expect("exists");
     assert_eq!((parent.num_children, parent.cversion), (1, 3));
 
     // A failing op aborts everything before and after it.
@@ -312,8 +384,12 @@ async fn multi_commits_all_or_nothing_with_per_op_results() {
 async fn multi_read_returns_each_result_independently() {
     let server = Server::start("");
     let zk = client(&server).await;
-    within(zk.create("/mr", b"data", &open())).await.expect("create");
-    within(zk.create("/mr/k", b"", &open())).await.expect("create");
+    within(zk.create("/mr", b"data", &open()))
+        .await
+        .expect("create");
+    within(zk.create("/mr/k", b"", &open()))
+        .await
+        .expect("create");
     let mut r = zk.new_multi_reader();
     r.add_get_data("/mr").expect("op");
     r.add_get_children("/mr").expect("op");
@@ -338,11 +414,17 @@ async fn multi_read_returns_each_result_independently() {
 async fn root_and_reserved_nodes_exist() {
     let server = Server::start("");
     let zk = client(&server).await;
-    let root = within(zk.check_stat("/")).await.expect("stat").expect("root");
+    let root = within(zk.check_stat("/"))
+        .await
+        .expect("stat")
+        .expect("root");
     assert_eq!(root.czxid, 0);
     let kids = within(zk.list_children("/")).await.expect("list");
     assert_eq!(kids, ["zookeeper"]);
-    assert!(within(zk.check_stat("/zookeeper/quota")).await.expect("stat").is_some());
+    assert!(within(zk.check_stat("/zookeeper/quota"))
+        .await
+        .expect("stat")
+        .is_some());
     let err = within(zk.delete("/zookeeper", None)).await.unwrap_err();
     assert!(matches!(err, Error::BadArguments(_)), "{err:?}");
 }

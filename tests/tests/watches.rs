@@ -14,7 +14,11 @@ fn open() -> zookeeper_client::CreateOptions<'static> {
 }
 
 fn assert_event(ev: &WatchedEvent, event_type: EventType, path: &str) {
-    assert_eq!((ev.event_type, ev.path.as_str()), (event_type, path), "{ev:?}");
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (event_type, path),
+        "{ev:?}"
+    );
 }
 
 #[tokio::test]
@@ -24,7 +28,9 @@ async fn data_watch_fires_once_on_change_and_on_delete() {
     let writer = client(&server).await;
     within(zk.create("/w", b"", &open())).await.expect("create");
     let (_, _, watcher) = within(zk.get_and_watch_data("/w")).await.expect("watch");
-    within(writer.set_data("/w", b"1", None)).await.expect("set");
+    within(writer.set_data("/w", b"1", None))
+        .await
+        .expect("set");
     assert_event(
         &within(watcher.changed()).await,
         EventType::NodeDataChanged,
@@ -32,7 +38,11 @@ async fn data_watch_fires_once_on_change_and_on_delete() {
     );
     let (_, _, watcher) = within(zk.get_and_watch_data("/w")).await.expect("watch");
     within(writer.delete("/w", None)).await.expect("delete");
-    assert_event(&within(watcher.changed()).await, EventType::NodeDeleted, "/w");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeDeleted,
+        "/w",
+    );
 }
 
 /// A one-shot watch is consumed by its event: a second change sends nothing. Checked on the
@@ -65,7 +75,10 @@ fn one_shot_watch_fires_exactly_once() {
         assert_eq!(writer.call(&set).0.err, err::OK);
     }
     let ev = watcher.expect_notification();
-    assert_eq!((ev.event_type, ev.path.as_str()), (event::NODE_DATA_CHANGED, "/once"));
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (event::NODE_DATA_CHANGED, "/once")
+    );
     // The next frame on the watcher's connection is the reply to this exists, not a second
     // notification: both sets were committed before it.
     let xid = watcher.send_request(&Request::Exists {
@@ -85,10 +98,18 @@ async fn exist_watch_on_a_missing_node_fires_on_create() {
     let server = Server::start("");
     let zk = client(&server).await;
     let writer = client(&server).await;
-    let (stat, watcher) = within(zk.check_and_watch_stat("/later")).await.expect("watch");
+    let (stat, watcher) = within(zk.check_and_watch_stat("/later"))
+        .await
+        .expect("watch");
     assert!(stat.is_none());
-    within(writer.create("/later", b"", &open())).await.expect("create");
-    assert_event(&within(watcher.changed()).await, EventType::NodeCreated, "/later");
+    within(writer.create("/later", b"", &open()))
+        .await
+        .expect("create");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeCreated,
+        "/later",
+    );
 }
 
 #[tokio::test]
@@ -96,18 +117,30 @@ async fn child_watch_fires_on_child_create_and_delete_but_not_on_data() {
     let server = Server::start("");
     let zk = client(&server).await;
     let writer = client(&server).await;
-    within(zk.create("/kids", b"", &open())).await.expect("create");
-    let (_, _, watcher) = within(zk.get_and_watch_children("/kids")).await.expect("watch");
+    within(zk.create("/kids", b"", &open()))
+        .await
+        .expect("create");
+    let (_, _, watcher) = within(zk.get_and_watch_children("/kids"))
+        .await
+        .expect("watch");
     // A data change on the parent does not trigger a child watch; the create after it does.
-    within(writer.set_data("/kids", b"x", None)).await.expect("set");
-    within(writer.create("/kids/a", b"", &open())).await.expect("create");
+    within(writer.set_data("/kids", b"x", None))
+        .await
+        .expect("set");
+    within(writer.create("/kids/a", b"", &open()))
+        .await
+        .expect("create");
     assert_event(
         &within(watcher.changed()).await,
         EventType::NodeChildrenChanged,
         "/kids",
     );
-    let (_, watcher) = within(zk.list_and_watch_children("/kids")).await.expect("watch");
-    within(writer.delete("/kids/a", None)).await.expect("delete");
+    let (_, watcher) = within(zk.list_and_watch_children("/kids"))
+        .await
+        .expect("watch");
+    within(writer.delete("/kids/a", None))
+        .await
+        .expect("delete");
     assert_event(
         &within(watcher.changed()).await,
         EventType::NodeChildrenChanged,
@@ -123,21 +156,45 @@ async fn persistent_watch_sees_node_and_child_events_repeatedly() {
     let mut watcher = within(zk.watch("/pw", AddWatchMode::Persistent))
         .await
         .expect("addWatch");
-    within(writer.create("/pw", b"", &open())).await.expect("create");
-    assert_event(&within(watcher.changed()).await, EventType::NodeCreated, "/pw");
-    within(writer.set_data("/pw", b"1", None)).await.expect("set");
-    assert_event(&within(watcher.changed()).await, EventType::NodeDataChanged, "/pw");
-    within(writer.set_data("/pw", b"2", None)).await.expect("set");
-    assert_event(&within(watcher.changed()).await, EventType::NodeDataChanged, "/pw");
-    within(writer.create("/pw/c", b"", &open())).await.expect("create");
+    within(writer.create("/pw", b"", &open()))
+        .await
+        .expect("create");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeCreated,
+        "/pw",
+    );
+    within(writer.set_data("/pw", b"1", None))
+        .await
+        .expect("set");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeDataChanged,
+        "/pw",
+    );
+    within(writer.set_data("/pw", b"2", None))
+        .await
+        .expect("set");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeDataChanged,
+        "/pw",
+    );
+    within(writer.create("/pw/c", b"", &open()))
+        .await
+        .expect("create");
     assert_event(
         &within(watcher.changed()).await,
         EventType::NodeChildrenChanged,
         "/pw",
     );
     // A grandchild is not this watch's business; the parent's delete of /pw/c is.
-    within(writer.create("/pw/c/g", b"", &open())).await.expect("create");
-    within(writer.delete("/pw/c/g", None)).await.expect("delete");
+    within(writer.create("/pw/c/g", b"", &open()))
+        .await
+        .expect("create");
+    within(writer.delete("/pw/c/g", None))
+        .await
+        .expect("delete");
     within(writer.delete("/pw/c", None)).await.expect("delete");
     assert_event(
         &within(watcher.changed()).await,
@@ -145,7 +202,11 @@ async fn persistent_watch_sees_node_and_child_events_repeatedly() {
         "/pw",
     );
     within(writer.delete("/pw", None)).await.expect("delete");
-    assert_event(&within(watcher.changed()).await, EventType::NodeDeleted, "/pw");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeDeleted,
+        "/pw",
+    );
 }
 
 #[tokio::test]
@@ -153,28 +214,64 @@ async fn persistent_recursive_watch_sees_descendants_but_no_child_events() {
     let server = Server::start("");
     let zk = client(&server).await;
     let writer = client(&server).await;
-    within(writer.create("/rw", b"", &open())).await.expect("create");
+    within(writer.create("/rw", b"", &open()))
+        .await
+        .expect("create");
     let mut watcher = within(zk.watch("/rw", AddWatchMode::PersistentRecursive))
         .await
         .expect("addWatch");
-    within(writer.create("/rw/a", b"", &open())).await.expect("create");
-    assert_event(&within(watcher.changed()).await, EventType::NodeCreated, "/rw/a");
-    within(writer.create("/rw/a/b", b"", &open())).await.expect("create");
-    assert_event(&within(watcher.changed()).await, EventType::NodeCreated, "/rw/a/b");
-    within(writer.set_data("/rw/a/b", b"1", None)).await.expect("set");
+    within(writer.create("/rw/a", b"", &open()))
+        .await
+        .expect("create");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeCreated,
+        "/rw/a",
+    );
+    within(writer.create("/rw/a/b", b"", &open()))
+        .await
+        .expect("create");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeCreated,
+        "/rw/a/b",
+    );
+    within(writer.set_data("/rw/a/b", b"1", None))
+        .await
+        .expect("set");
     assert_event(
         &within(watcher.changed()).await,
         EventType::NodeDataChanged,
         "/rw/a/b",
     );
-    within(writer.delete("/rw/a/b", None)).await.expect("delete");
-    assert_event(&within(watcher.changed()).await, EventType::NodeDeleted, "/rw/a/b");
-    within(writer.set_data("/rw", b"x", None)).await.expect("set");
-    assert_event(&within(watcher.changed()).await, EventType::NodeDataChanged, "/rw");
+    within(writer.delete("/rw/a/b", None))
+        .await
+        .expect("delete");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeDeleted,
+        "/rw/a/b",
+    );
+    within(writer.set_data("/rw", b"x", None))
+        .await
+        .expect("set");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeDataChanged,
+        "/rw",
+    );
     // Nothing outside the subtree.
-    within(writer.create("/rwx", b"", &open())).await.expect("create");
-    within(writer.set_data("/rw", b"y", None)).await.expect("set");
-    assert_event(&within(watcher.changed()).await, EventType::NodeDataChanged, "/rw");
+    within(writer.create("/rwx", b"", &open()))
+        .await
+        .expect("create");
+    within(writer.set_data("/rw", b"y", None))
+        .await
+        .expect("set");
+    assert_event(
+        &within(watcher.changed()).await,
+        EventType::NodeDataChanged,
+        "/rw",
+    );
 }
 
 #[tokio::test]
@@ -182,14 +279,22 @@ async fn watches_of_a_multi_fire_after_it_commits() {
     let server = Server::start("");
     let zk = client(&server).await;
     let writer = client(&server).await;
-    within(zk.create("/mw", b"", &open())).await.expect("create");
+    within(zk.create("/mw", b"", &open()))
+        .await
+        .expect("create");
     let (_, _, data) = within(zk.get_and_watch_data("/mw")).await.expect("watch");
-    let (_, _, kids) = within(zk.get_and_watch_children("/mw")).await.expect("watch");
+    let (_, _, kids) = within(zk.get_and_watch_children("/mw"))
+        .await
+        .expect("watch");
     let mut w = writer.new_multi_writer();
     w.add_set_data("/mw", b"1", None).expect("op");
     w.add_create("/mw/k", b"", &open()).expect("op");
     within(w.commit()).await.expect("multi");
-    assert_event(&within(data.changed()).await, EventType::NodeDataChanged, "/mw");
+    assert_event(
+        &within(data.changed()).await,
+        EventType::NodeDataChanged,
+        "/mw",
+    );
     assert_event(
         &within(kids.changed()).await,
         EventType::NodeChildrenChanged,
@@ -218,8 +323,14 @@ fn check_and_remove_watches_on_the_raw_protocol() {
     });
     assert_eq!(h.err, err::NO_NODE);
     assert_eq!(raw.call(&check(watcher_type::DATA)).0.err, err::OK);
-    assert_eq!(raw.call(&check(watcher_type::CHILDREN)).0.err, err::NO_WATCHER);
-    assert_eq!(raw.call(&remove(watcher_type::CHILDREN)).0.err, err::NO_WATCHER);
+    assert_eq!(
+        raw.call(&check(watcher_type::CHILDREN)).0.err,
+        err::NO_WATCHER
+    );
+    assert_eq!(
+        raw.call(&remove(watcher_type::CHILDREN)).0.err,
+        err::NO_WATCHER
+    );
     assert_eq!(raw.call(&remove(watcher_type::DATA)).0.err, err::OK);
     assert_eq!(raw.call(&check(watcher_type::DATA)).0.err, err::NO_WATCHER);
     // A removed watch does not fire: the create's reply is the next frame, and a later
@@ -242,10 +353,17 @@ fn check_and_remove_watches_on_the_raw_protocol() {
 async fn wchs_counts_watches() {
     let server = Server::start("");
     let zk = client(&server).await;
-    within(zk.create("/c1", b"", &open())).await.expect("create");
+    within(zk.create("/c1", b"", &open()))
+        .await
+        .expect("create");
     let (_, _, _w1) = within(zk.get_and_watch_data("/c1")).await.expect("watch");
-    let (_, _, _w2) = within(zk.get_and_watch_children("/c1")).await.expect("watch");
+    let (_, _, _w2) = within(zk.get_and_watch_children("/c1"))
+        .await
+        .expect("watch");
     let wchs = server.four_letter("wchs").expect("wchs");
-    assert!(wchs.starts_with("1 connections watching 1 paths\n"), "{wchs}");
+    assert!(
+        wchs.starts_with("1 connections watching 1 paths\n"),
+        "{wchs}"
+    );
     assert!(wchs.contains("Total watches:2"), "{wchs}");
 }

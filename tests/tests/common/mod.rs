@@ -135,10 +135,7 @@ impl Raw {
             Err(_) => return Read1::Silent,
         }
         let n = i32::from_be_bytes(len);
-        assert!(
-            (0..=0x10_0000).contains(&n),
-            "server sent frame length {n}"
-        );
+        assert!((0..=0x10_0000).contains(&n), "server sent frame length {n}");
         let mut body = vec![0u8; n as usize];
         match read_exact(&mut self.stream, &mut body) {
             Ok(true) => Read1::Frame(body),
@@ -211,7 +208,10 @@ impl Raw {
     pub fn expect_reply(&mut self, xid: i32) -> ReplyHeader {
         let body = self.expect_frame();
         let header = ReplyHeader::read(&mut Reader::new(&body)).expect("reply header");
-        assert_eq!(header.xid, xid, "expected the reply to xid {xid}, got {header:?}");
+        assert_eq!(
+            header.xid, xid,
+            "expected the reply to xid {xid}, got {header:?}"
+        );
         header
     }
 
@@ -220,7 +220,11 @@ impl Raw {
         let body = self.expect_frame();
         let mut r = Reader::new(&body);
         let header = ReplyHeader::read(&mut r).expect("reply header");
-        assert_eq!(header.xid, -1, "expected a notification, got xid {}", header.xid);
+        assert_eq!(
+            header.xid, -1,
+            "expected a notification, got xid {}",
+            header.xid
+        );
         WatcherEvent::read(&mut r).expect("watcher event")
     }
 }
@@ -266,7 +270,10 @@ pub fn frame(record: &impl Record) -> Vec<u8> {
 pub fn assert_served(server: &Server) {
     let mut raw = Raw::connect(server);
     let rsp = raw.handshake(4000);
-    assert!(rsp.session_id != 0 && rsp.timeout_ms > 0, "no session: {rsp:?}");
+    assert!(
+        rsp.session_id != 0 && rsp.timeout_ms > 0,
+        "no session: {rsp:?}"
+    );
     let (h, _) = raw.call(&Request::Exists {
         path: "/".into(),
         watch: false,
