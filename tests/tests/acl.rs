@@ -25,9 +25,6 @@ async fn alice(server: &Server) -> Client {
 }
 
 #[tokio::test]
-#[ignore = "bug: Connector::with_auth pipelines the auth packet behind the ConnectRequest and \
-            Corral closes the connection during the handshake (see sessions.rs \
-            requests_pipelined_behind_the_connect_request_are_served)"]
 async fn connector_with_auth_connects() {
     let server = Server::start("");
     let zk = client_with(
@@ -42,9 +39,6 @@ async fn connector_with_auth_connects() {
 }
 
 #[tokio::test]
-#[ignore = "bug: the auth reply always carries xid -4 instead of echoing the request's xid \
-            (node/conn.rs on_auth ignores it); zookeeper-client sends auth with an ordinary xid \
-            and waits forever. ZooKeeper echoes h.getXid()"]
 async fn creator_all_acl_binds_the_digest_id() {
     let server = Server::start("");
     let owner = alice(&server).await;
@@ -189,9 +183,6 @@ async fn an_auth_acl_without_credentials_is_invalid() {
 }
 
 #[tokio::test]
-#[ignore = "bug: the auth reply always carries xid -4 instead of echoing the request's xid \
-            (node/conn.rs on_auth ignores it); zookeeper-client sends auth with an ordinary xid \
-            and waits forever. ZooKeeper echoes h.getXid()"]
 async fn who_am_i_lists_the_connection_ids() {
     let server = Server::start("");
     let zk = alice(&server).await;
@@ -351,8 +342,6 @@ async fn digest_acl_is_enforced_for_other_sessions() {
 
 /// ZooKeeper answers an auth packet with the request's own xid.
 #[test]
-#[ignore = "bug: the auth reply always carries xid -4 instead of echoing the request's xid \
-            (node/conn.rs on_auth ignores it); ZooKeeper echoes h.getXid()"]
 fn auth_reply_echoes_the_request_xid() {
     let server = Server::start("");
     let mut raw = Raw::connect(&server);

@@ -113,10 +113,6 @@ async fn sequential_nodes_get_a_ten_digit_counter_from_the_parent() {
 /// ZooKeeper: the parent's stored cversion counts creates (4 here), clients see
 /// `2 * 4 - 3 = 5`, and the next sequential suffix is the stored count.
 #[tokio::test]
-#[ignore = "bug: a create after a child delete sets the parent's visible cversion to the create \
-            count (TxnOp::Create.parent_cversion applied raw by tree/apply.rs op_create) instead \
-            of 2*creates-children, so cversion goes back by one and the next sequential create \
-            reuses a suffix and fails with NodeExists"]
 async fn sequential_create_after_a_delete_keeps_counting() {
     let server = Server::start("");
     let zk = client(&server).await;

@@ -250,9 +250,6 @@ async fn ttl_node_expires_when_untouched_and_childless() {
 /// behind the ConnectRequest (ClientCnxn.primeConnection), and so does zookeeper-client for its
 /// auth packets. ZooKeeper stops reading until the session is set up, then serves them in order.
 #[test]
-#[ignore = "bug: a request sent right behind the ConnectRequest, before the ConnectResponse \
-            (state Connecting), makes Corral close the connection ('request before the session \
-            was established'); ZooKeeper serves it after the handshake"]
 fn requests_pipelined_behind_the_connect_request_are_served() {
     let server = Server::start("");
     let mut raw = Raw::connect(&server);
