@@ -149,3 +149,5 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+pub mod raw;
