@@ -11,8 +11,10 @@
 //! also match the golden one (`DIFF_BLESS=1` rewrites the goldens instead). `DIFF_OUT=<dir>`
 //! writes every trace there. `scripts/differential.sh` runs the whole thing.
 //!
-//! Scenarios listed in [`KNOWN_DIFFERENCES`] are still played, and their differences printed,
-//! but do not fail the test.
+//! Each trace has a main part (codes, bodies, notifications, closes) and a wire part (reply
+//! header zxids, bytes after a record), compared as `<scenario>` and `<scenario>/wire`. Parts
+//! listed in [`KNOWN_DIFFERENCES`] are still played, and their differences printed, but do not
+//! fail the test.
 
 #[path = "differential/ops.rs"]
 mod ops;
@@ -20,6 +22,8 @@ mod ops;
 mod render;
 #[path = "differential/scenarios.rs"]
 mod scenarios;
+#[path = "differential/scenarios_known.rs"]
+mod scenarios_known;
 #[path = "differential/scenarios_more.rs"]
 mod scenarios_more;
 #[path = "differential/steps.rs"]
@@ -41,9 +45,27 @@ fn golden_path(name: &str) -> PathBuf {
         .join(format!("{name}.txt"))
 }
 
+/// Separates the main lines from the wire lines in a golden file.
+const WIRE_SEPARATOR: &str = "--- wire";
+
+/// Plays a scenario and renders it as one list: main lines, the separator, wire lines.
 fn play(addr: &str, scenario: &scenarios::Scenario) -> Vec<String> {
     let runner = steps::Runner::new(addr).run(&scenario.steps);
-    render::render(&runner)
+    let trace = render::render(&runner);
+    let mut lines = trace.main;
+    lines.push(WIRE_SEPARATOR.to_owned());
+    lines.extend(trace.wire);
+    lines
+}
+
+/// Splits a played trace into (`name`, lines) and (`name/wire`, lines).
+fn parts<'a>(name: &str, lines: &'a [String]) -> [(String, &'a [String]); 2] {
+    let cut = lines
+        .iter()
+        .position(|l| l == WIRE_SEPARATOR)
+        .unwrap_or(lines.len());
+    let wire = lines.get(cut + 1..).unwrap_or(&[]);
+    [(name.to_owned(), &lines[..cut]), (format!("{name}/wire"), wire)]
 }
 
 /// A line-by-line report of where `actual` departs from `expected`, or `None` when equal.
@@ -107,6 +129,21 @@ fn expected_trace(scenario: &scenarios::Scenario, failures: &mut Vec<String>) ->
     zk
 }
 
+/// Compares one part of a trace, honouring [`KNOWN_DIFFERENCES`].
+fn compare(part: &str, want: &[String], got: &[String], failures: &mut Vec<String>) {
+    let known = KNOWN_DIFFERENCES.iter().find(|(n, _)| *n == part);
+    match (diff(want, got, "zookeeper", "corral"), known) {
+        (None, None) => eprintln!("{part}: same"),
+        (None, Some(_)) => {
+            eprintln!("{part}: listed in KNOWN_DIFFERENCES but now the same; remove it")
+        }
+        (Some(report), Some((_, why))) => {
+            eprintln!("{part}: KNOWN DIFFERENCE (not asserted): {why}\n{report}")
+        }
+        (Some(report), None) => failures.push(format!("{part}: Corral differs:\n{report}")),
+    }
+}
+
 #[test]
 fn differential() {
     let server = Server::start("znode.container.checkIntervalMs=200");
@@ -116,16 +153,9 @@ fn differential() {
         let expected = expected_trace(&scenario, &mut failures);
         let corral = play(&server.addr(), &scenario);
         write_out(name, "corral", &corral);
-        let known = KNOWN_DIFFERENCES.iter().find(|(n, _)| *n == name);
-        match (diff(&expected, &corral, "zookeeper", "corral"), known) {
-            (None, None) => eprintln!("{name}: same"),
-            (None, Some(_)) => {
-                eprintln!("{name}: listed in KNOWN_DIFFERENCES but now the same; remove it")
-            }
-            (Some(report), Some((_, why))) => {
-                eprintln!("{name}: KNOWN DIFFERENCE (not asserted): {why}\n{report}")
-            }
-            (Some(report), None) => failures.push(format!("{name}: Corral differs:\n{report}")),
+        for ((part, want), (_, got)) in parts(name, &expected).into_iter().zip(parts(name, &corral))
+        {
+            compare(&part, want, got, &mut failures);
         }
     }
     assert!(
@@ -146,7 +176,8 @@ fn scenario_names_are_unique_and_known_differences_exist() {
     names.dedup();
     assert_eq!(names.len(), count, "duplicate scenario names");
     for (name, _) in KNOWN_DIFFERENCES {
-        assert!(names.contains(name), "KNOWN_DIFFERENCES names unknown scenario {name}");
+        let scenario = name.strip_suffix("/wire").unwrap_or(name);
+        assert!(names.contains(&scenario), "KNOWN_DIFFERENCES names unknown scenario {name}");
     }
     let a = vec!["x".to_owned(), "y".to_owned()];
     assert_eq!(diff(&a, &a, "l", "r"), None);

@@ -183,11 +183,6 @@ pub fn m_create(path: &str, data: &str, flags: i32) -> MultiOp {
     MultiOp::Create(create_request(path, data, open(), flags))
 }
 
-/// create2 op inside a multi.
-pub fn m_create2(path: &str, data: &str, flags: i32) -> MultiOp {
-    MultiOp::Create2(create_request(path, data, open(), flags))
-}
-
 /// delete op inside a multi.
 pub fn m_delete(path: &str, version: i32) -> MultiOp {
     MultiOp::Delete {

@@ -8,6 +8,12 @@
 //!   modified (`mzxid == czxid`, where ZooKeeper guarantees equality) and `>=ctime` otherwise;
 //!   a violated relation renders as `BROKEN`;
 //! - children and getEphemerals paths are sorted.
+//!
+//! A trace has two parts, compared separately: the main lines (codes, bodies, notifications,
+//! handshakes, closes) and the wire lines (each reply's header zxid and any bytes after the
+//! record), so that a wire-level difference does not hide the semantic comparison. Main-line zxid
+//! labels come only from stats and notifications; a header zxid takes the label of an equal
+//! stat zxid, or a fresh `h<k>`.
 
 use super::steps::{acl_text, Event, Runner};
 use corral_core::jute::{
@@ -18,6 +24,7 @@ use std::collections::BTreeMap;
 
 struct Labels<'a> {
     zxids: BTreeMap<i64, usize>,
+    headers: BTreeMap<i64, usize>,
     sessions: &'a [i64],
 }
 
@@ -29,6 +36,18 @@ impl Labels<'_> {
         let next = self.zxids.len();
         let k = *self.zxids.entry(z).or_insert(next);
         format!("z{k}")
+    }
+
+    fn header_zxid(&mut self, z: i64) -> String {
+        if z <= 0 {
+            return z.to_string();
+        }
+        if let Some(k) = self.zxids.get(&z) {
+            return format!("z{k}");
+        }
+        let next = self.headers.len();
+        let k = *self.headers.entry(z).or_insert(next);
+        format!("h{k}")
     }
 
     fn session(&self, id: i64) -> String {
@@ -73,17 +92,64 @@ impl Labels<'_> {
     }
 }
 
-/// The run's events as text, one line per event.
-pub fn render(runner: &Runner) -> Vec<String> {
+/// A rendered run.
+pub struct Trace {
+    /// One line per event.
+    pub main: Vec<String>,
+    /// One line per reply: header zxid and trailing bytes.
+    pub wire: Vec<String>,
+}
+
+/// The run's events as text.
+pub fn render(runner: &Runner) -> Trace {
     let mut labels = Labels {
         zxids: BTreeMap::new(),
+        headers: BTreeMap::new(),
         sessions: &runner.sessions,
     };
-    runner
+    let main = runner
         .events
         .iter()
         .map(|e| render_event(&mut labels, e))
-        .collect()
+        .collect();
+    let wire = runner
+        .events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| render_wire(&mut labels, i, e))
+        .collect();
+    Trace { main, wire }
+}
+
+fn render_wire(labels: &mut Labels<'_>, line: usize, e: &Event) -> Option<String> {
+    let Event::Reply {
+        conn,
+        opcode,
+        header,
+        body,
+        ..
+    } = e
+    else {
+        return None;
+    };
+    let zxid = labels.header_zxid(header.zxid);
+    let trailing = match trailing_bytes(*opcode, header.err, body) {
+        [] => String::new(),
+        bytes => format!(" trailing={bytes:02x?}"),
+    };
+    Some(format!("line {line} c{conn}: header zxid={zxid}{trailing}"))
+}
+
+/// The bytes after the reply's record (all of them for an error reply or an unknown opcode).
+fn trailing_bytes(opcode: i32, code: i32, body: &[u8]) -> &[u8] {
+    if code != err::OK {
+        return body;
+    }
+    let mut r = Reader::new(body);
+    match Response::decode(opcode, &mut r) {
+        Ok(_) => r.rest(),
+        Err(_) => body,
+    }
 }
 
 fn render_event(labels: &mut Labels<'_>, e: &Event) -> String {
@@ -101,9 +167,8 @@ fn render_event(labels: &mut Labels<'_>, e: &Event) -> String {
             header,
             body,
         } => format!(
-            "c{conn} {what} -> err={} zxid={} {}",
+            "c{conn} {what} -> err={} {}",
             err_name(header.err),
-            labels.zxid(header.zxid),
             render_body(labels, *opcode, header.err, body)
         ),
         Event::StrayReply { conn, header } => format!(
@@ -127,22 +192,15 @@ fn render_event(labels: &mut Labels<'_>, e: &Event) -> String {
     }
 }
 
+/// The reply's record; bytes that follow it belong to the wire trace.
 fn render_body(labels: &mut Labels<'_>, opcode: i32, code: i32, body: &[u8]) -> String {
     if code != err::OK {
-        return if body.is_empty() {
-            String::new()
-        } else {
-            format!("body={:02x?}", body)
-        };
+        return String::new();
     }
     let mut r = Reader::new(body);
-    let text = match Response::decode(opcode, &mut r) {
+    match Response::decode(opcode, &mut r) {
         Ok(resp) => render_response(labels, &resp),
-        Err(e) => return format!("undecodable ({e}) body={:02x?}", body),
-    };
-    match r.remaining() {
-        0 => text,
-        n => format!("{text} +{n} trailing bytes"),
+        Err(e) => format!("undecodable ({e})"),
     }
 }
 

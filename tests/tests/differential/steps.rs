@@ -4,9 +4,7 @@
 //! server queues a notification before any reply to a later request on the same connection, so
 //! this collects, in order, every notification a step caused, on every session.
 
-use corral_core::jute::{
-    op, xid, Acl, ConnectRequest, ReplyHeader, Request, WatcherEvent,
-};
+use corral_core::jute::{op, xid, Acl, ConnectRequest, MultiOp, ReplyHeader, Request, WatcherEvent};
 use corral_tests::raw::{ConnectOutcome, Frame, RawClient, ReadOutcome};
 use std::time::Duration;
 
@@ -346,10 +344,34 @@ pub fn describe(req: &Request) -> String {
             format!("setACL {path} acl={} version={version}", acl_text(acl))
         }
         Request::Multi(ops) | Request::MultiRead(ops) => {
-            let ops: Vec<String> = ops.iter().map(|o| format!("{o:?}")).collect();
+            let ops: Vec<String> = ops.iter().map(describe_multi_op).collect();
             format!("{} [{}]", op_name(req.opcode()), ops.join(", "))
         }
         other => format!("{other:?}"),
+    }
+}
+
+fn describe_multi_op(o: &MultiOp) -> String {
+    match o {
+        MultiOp::Create(c) | MultiOp::Create2(c) | MultiOp::CreateContainer(c) => format!(
+            "{} {} flags={}",
+            op_name(o.opcode()),
+            c.path,
+            c.flags
+        ),
+        MultiOp::CreateTtl(c) => format!("createTTL {} flags={} ttl={}", c.path, c.flags, c.ttl),
+        MultiOp::Delete { path, version } => format!("delete {path} version={version}"),
+        MultiOp::SetData {
+            path,
+            data,
+            version,
+        } => format!(
+            "setData {path} data={:?} version={version}",
+            String::from_utf8_lossy(data)
+        ),
+        MultiOp::Check { path, version } => format!("check {path} version={version}"),
+        MultiOp::GetChildren { path } => format!("getChildren {path}"),
+        MultiOp::GetData { path } => format!("getData {path}"),
     }
 }
 
