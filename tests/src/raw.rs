@@ -134,8 +134,8 @@ impl RawClient {
         let header =
             ReplyHeader::read(&mut r).map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
         if header.xid == xid::NOTIFICATION {
-            let event =
-                WatcherEvent::read(&mut r).map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+            let event = WatcherEvent::read(&mut r)
+                .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
             return Ok(ReadOutcome::Frame(Frame::Notification {
                 zxid: header.zxid,
                 event,

@@ -200,7 +200,11 @@ fn create_errors() -> Scenario {
                 vec![acl(perms::ALL, "world", "someone")],
                 cm::PERSISTENT,
             ),
-            create_acl("/ce/zero_perms", vec![acl(0, "world", "anyone")], cm::PERSISTENT),
+            create_acl(
+                "/ce/zero_perms",
+                vec![acl(0, "world", "anyone")],
+                cm::PERSISTENT,
+            ),
             create_acl("/ce/digest_ok", alice, cm::PERSISTENT),
             create_acl(
                 "/ce/ip_ok",
@@ -221,8 +225,18 @@ fn create_errors() -> Scenario {
 fn invalid_paths() -> Scenario {
     let mut steps = vec![s(0), create("/ip", "", cm::PERSISTENT)];
     for path in [
-        "", "ip", "/ip/", "//ip", "/ip/.", "/ip/..", "/ip/x\u{0}y", "/ip/\u{1}", "/ip/\u{f8ff}",
-        "/ip/.x", "/ip/..x", "/ip/x.",
+        "",
+        "ip",
+        "/ip/",
+        "//ip",
+        "/ip/.",
+        "/ip/..",
+        "/ip/x\u{0}y",
+        "/ip/\u{1}",
+        "/ip/\u{f8ff}",
+        "/ip/.x",
+        "/ip/..x",
+        "/ip/x.",
     ] {
         steps.push(create(path, "", cm::PERSISTENT));
     }
@@ -254,7 +268,11 @@ fn delete_errors() -> Scenario {
             delete("/zookeeper/quota", -1),
             create_acl("/de/ro", read_only_acl(), cm::PERSISTENT),
             delete("/de/ro", -1),
-            create_acl("/de/nodel", vec![acl(perms::ALL ^ perms::DELETE, "world", "anyone")], 0),
+            create_acl(
+                "/de/nodel",
+                vec![acl(perms::ALL ^ perms::DELETE, "world", "anyone")],
+                0,
+            ),
             create("/de/nodel/kid", "", cm::PERSISTENT),
             delete("/de/nodel/kid", -1),
             get_children("/de", false),
@@ -317,7 +335,11 @@ fn acl_digest() -> Scenario {
             set_acl("/acl/alice", vec![], -1),
             set_acl("/acl/alice", vec![acl(perms::ALL, "nosuch", "x")], -1),
             set_acl("/acl/none", open(), -1),
-            create_acl("/acl/auth", vec![acl(perms::ALL, "auth", "")], cm::PERSISTENT),
+            create_acl(
+                "/acl/auth",
+                vec![acl(perms::ALL, "auth", "")],
+                cm::PERSISTENT,
+            ),
             get_acl("/acl/auth"),
             s(0),
             get_data("/acl/alice", false),

@@ -187,6 +187,18 @@ fn acl_auth_scheme_with_id() -> Scenario {
             create("/aid", "", cm::PERSISTENT),
             create_acl("/aid/x", vec![acl(perms::READ, "auth", "whatever")], 0),
             get_acl("/aid/x"),
+            create_acl("/aid/node", vec![acl(perms::READ, "auth", "whatever")], 0),
+            get_acl("/aid/node"),
+            create_acl("/aid/n2", vec![acl(perms::ALL, "auth", "foo:bar")], 0),
+            get_acl("/aid/n2"),
+            create_acl("/aid/n3", vec![acl(perms::ALL, "auth", "")], 0),
+            get_acl("/aid/n3"),
+            create_acl("/aid/n4", vec![acl(perms::ALL, "auth", "whatever")], 0),
+            get_acl("/aid/n4"),
+            create_acl("/aid/n5", vec![acl(perms::READ, "auth", "")], 0),
+            get_acl("/aid/n5"),
+            create_acl("/aid/n6", vec![acl(perms::READ, "auth", "a:b:c")], 0),
+            get_acl("/aid/n6"),
         ],
     )
 }

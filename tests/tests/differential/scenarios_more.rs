@@ -3,9 +3,7 @@
 use super::ops::*;
 use super::scenarios::Scenario;
 use super::steps::{Password, Step};
-use corral_core::jute::{
-    add_watch_mode as aw, create_mode as cm, watcher_type as wt, Request,
-};
+use corral_core::jute::{add_watch_mode as aw, create_mode as cm, watcher_type as wt, Request};
 
 fn s(n: usize) -> Step {
     Step::Session(n)

@@ -4,7 +4,9 @@
 //! server queues a notification before any reply to a later request on the same connection, so
 //! this collects, in order, every notification a step caused, on every session.
 
-use corral_core::jute::{op, xid, Acl, ConnectRequest, MultiOp, ReplyHeader, Request, WatcherEvent};
+use corral_core::jute::{
+    op, xid, Acl, ConnectRequest, MultiOp, ReplyHeader, Request, WatcherEvent,
+};
 use corral_tests::raw::{ConnectOutcome, Frame, RawClient, ReadOutcome};
 use std::time::Duration;
 
@@ -128,6 +130,8 @@ pub struct Runner {
     creds: Vec<(i64, Vec<u8>)>,
     /// Every session id the server granted, in the order granted: `s<k>` in traces.
     pub sessions: Vec<i64>,
+    /// Every session granted, with its password, for the final cleanup.
+    granted: Vec<(i64, Vec<u8>)>,
     active: usize,
     /// Everything observed, in order.
     pub events: Vec<Event>,
@@ -141,18 +145,41 @@ impl Runner {
             conns: Vec::new(),
             creds: Vec::new(),
             sessions: Vec::new(),
+            granted: Vec::new(),
             active: 0,
             events: Vec::new(),
         }
     }
 
-    /// Plays every step, then closes whatever is still open without closing sessions.
+    /// Plays every step, then closes every session it opened (unrecorded), so that no session
+    /// expires later, in the middle of another scenario, and takes a zxid there.
     pub fn run(mut self, steps: &[Step]) -> Runner {
         for step in steps {
             self.step(step);
             self.flush_all();
         }
+        self.close_everything();
         self
+    }
+
+    fn close_everything(&mut self) {
+        for conn in self.conns.iter_mut().filter_map(Option::take) {
+            close_session(conn.client);
+        }
+        for (id, password) in std::mem::take(&mut self.granted) {
+            let req = ConnectRequest {
+                session_id: id,
+                password,
+                ..RawClient::new_session_request(SESSION_TIMEOUT_MS)
+            };
+            if let Ok((Some(client), ConnectOutcome::Answered { response })) =
+                RawClient::connect(&self.addr, &req)
+            {
+                if response.timeout_ms > 0 {
+                    close_session(client);
+                }
+            }
+        }
     }
 
     fn step(&mut self, step: &Step) {
@@ -215,6 +242,8 @@ impl Runner {
             if response.timeout_ms > 0 && req.session_id == 0 {
                 self.creds[n] = (response.session_id, response.password.clone());
                 self.sessions.push(response.session_id);
+                self.granted
+                    .push((response.session_id, response.password.clone()));
             }
         }
         self.events.push(Event::Connected {
@@ -222,7 +251,12 @@ impl Runner {
             outcome: outcome.clone(),
         });
         match client {
-            Some(client) => self.conns[n] = Some(Conn { client, xid_next: 1 }),
+            Some(client) => {
+                self.conns[n] = Some(Conn {
+                    client,
+                    xid_next: 1,
+                })
+            }
             None => {
                 self.conns[n] = None;
                 self.events.push(Event::Closed { conn: n });
@@ -240,7 +274,10 @@ impl Runner {
     ) {
         let n = self.active;
         let Some(conn) = self.conns.get_mut(n).and_then(|c| c.as_mut()) else {
-            self.events.push(Event::NoReply { conn: n, what: format!("{what} (not connected)") });
+            self.events.push(Event::NoReply {
+                conn: n,
+                what: format!("{what} (not connected)"),
+            });
             return;
         };
         let x = fixed_xid.unwrap_or(conn.xid_next);
@@ -275,11 +312,21 @@ impl Runner {
             let outcome = conn.client.read(wait).unwrap_or(ReadOutcome::Closed);
             match outcome {
                 ReadOutcome::Frame(Frame::Notification { zxid, event }) => {
-                    self.events.push(Event::Notification { conn: n, zxid, event });
+                    self.events.push(Event::Notification {
+                        conn: n,
+                        zxid,
+                        event,
+                    });
                 }
                 ReadOutcome::Frame(Frame::Reply { header, body }) if header.xid == want => {
                     if let Some((what, opcode)) = reply {
-                        self.events.push(Event::Reply { conn: n, what, opcode, header, body });
+                        self.events.push(Event::Reply {
+                            conn: n,
+                            what,
+                            opcode,
+                            header,
+                            body,
+                        });
                     }
                     return;
                 }
@@ -305,6 +352,22 @@ impl Runner {
             if slot.take().is_some() {
                 self.events.push(Event::Closed { conn: n });
             }
+        }
+    }
+}
+
+/// Sends closeSession and waits (bounded) for the reply or the close; nothing is recorded.
+fn close_session(mut client: RawClient) {
+    if client.send(1_000_000, &Request::CloseSession).is_err() {
+        return;
+    }
+    for _ in 0..FRAMES_PER_WAIT_MAX {
+        match client.read(FLUSH_WAIT) {
+            Ok(ReadOutcome::Frame(Frame::Reply { header, .. })) if header.xid == 1_000_000 => {
+                return
+            }
+            Ok(ReadOutcome::Frame(_)) => {}
+            _ => return,
         }
     }
 }
@@ -336,7 +399,11 @@ pub fn describe(req: &Request) -> String {
             c.ttl,
             acl_text(&c.acl)
         ),
-        Request::SetData { path, data, version } => format!(
+        Request::SetData {
+            path,
+            data,
+            version,
+        } => format!(
             "setData {path} data={:?} version={version}",
             String::from_utf8_lossy(data)
         ),
@@ -353,12 +420,9 @@ pub fn describe(req: &Request) -> String {
 
 fn describe_multi_op(o: &MultiOp) -> String {
     match o {
-        MultiOp::Create(c) | MultiOp::Create2(c) | MultiOp::CreateContainer(c) => format!(
-            "{} {} flags={}",
-            op_name(o.opcode()),
-            c.path,
-            c.flags
-        ),
+        MultiOp::Create(c) | MultiOp::Create2(c) | MultiOp::CreateContainer(c) => {
+            format!("{} {} flags={}", op_name(o.opcode()), c.path, c.flags)
+        }
         MultiOp::CreateTtl(c) => format!("createTTL {} flags={} ttl={}", c.path, c.flags, c.ttl),
         MultiOp::Delete { path, version } => format!("delete {path} version={version}"),
         MultiOp::SetData {
