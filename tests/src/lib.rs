@@ -156,3 +156,5 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+pub mod raw;
