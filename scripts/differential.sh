@@ -88,7 +88,7 @@ done
 four_letter srvr "$PORT" | head -1 >&2
 
 cargo build --bin corral
-TARGET=${CARGO_TARGET_DIR:-target}
+TARGET=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 set +e
 CORRAL_BIN="$TARGET/debug/corral" ZK_REFERENCE="127.0.0.1:$PORT" \
     cargo test -p corral-tests --test differential "$@" -- --nocapture

@@ -6,7 +6,8 @@ use sha1::{Digest, Sha1};
 
 /// The digest id ZooKeeper derives from `user:password`: `user:base64(sha1("user:password"))`.
 pub fn digest_id(user_password: &str) -> Option<String> {
-    let (user, _) = user_password.split_once(':')?;
+    // Without a colon, ZooKeeper takes the whole string as the user name.
+    let user = user_password.split(':').next()?;
     let hash = Sha1::digest(user_password.as_bytes());
     let b64 = base64::engine::general_purpose::STANDARD.encode(hash);
     Some(format!("{user}:{b64}"))
@@ -50,6 +51,22 @@ impl AuthInfo {
     /// True when the connection holds `super` rights.
     fn is_super(&self) -> bool {
         self.ids.iter().any(|id| id.scheme == "super")
+    }
+
+    /// What `whoAmI` reports, as ZooKeeper lists it: authenticated ids first (digest ids by
+    /// user name only), then the address.
+    pub fn who_am_i(&self) -> Vec<(String, String)> {
+        let named = self.authenticated().map(|id| {
+            let user = match id.scheme.as_str() {
+                "digest" => id.id.split(':').next().unwrap_or_default().to_owned(),
+                _ => id.id.clone(),
+            };
+            (id.scheme.clone(), user)
+        });
+        let ips = self.ids.iter().filter(|id| id.scheme == "ip");
+        named
+            .chain(ips.map(|id| (id.scheme.clone(), id.id.clone())))
+            .collect()
     }
 
     /// The ids an `auth` ACL entry expands to: every authenticated (non-ip) id.
@@ -175,7 +192,7 @@ mod tests {
             digest_id("super:test").as_deref(),
             Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=")
         );
-        assert_eq!(digest_id("nocolon"), None);
+        assert!(digest_id("nocolon").is_some_and(|id| id.starts_with("nocolon:")));
     }
 
     #[test]

@@ -205,11 +205,18 @@ impl Prep {
         container: bool,
     ) -> Outcome {
         let (kind, sequential) = create_kind(c.flags, ttl, container, cx.session)?;
-        if !valid(&c.path, sequential) {
+        // ZooKeeper's order: the parent is looked up before the full path is validated, so
+        // "/a//b" is NoNode (no parent "/a/") and "/" is NodeExists.
+        let last_slash = c.path.rfind('/').ok_or(err::BAD_ARGUMENTS)?;
+        if c.path.contains('\0') {
             return Err(err::BAD_ARGUMENTS);
         }
         let acl = acl::fixup(&c.acl, cx.auth)?;
-        let parent_path = parent_path(&c.path).ok_or(err::BAD_ARGUMENTS)?;
+        let parent_path = if last_slash == 0 {
+            "/"
+        } else {
+            &c.path[..last_slash]
+        };
         let mut parent = self.view(cx.tree, parent_path).ok_or(err::NO_NODE)?;
         if !acl::check(&parent.acl, perms::CREATE, cx.auth) {
             return Err(err::NO_AUTH);
@@ -425,7 +432,10 @@ fn create_kind(
         create_mode::PERSISTENT_SEQUENTIAL => (NodeKind::Persistent, true),
         create_mode::EPHEMERAL => (NodeKind::Ephemeral { owner: session }, false),
         create_mode::EPHEMERAL_SEQUENTIAL => (NodeKind::Ephemeral { owner: session }, true),
-        create_mode::CONTAINER => (NodeKind::Container, false),
+        // Only the createContainer opcode makes a container; ZooKeeper's plain create with the
+        // container flag makes a persistent node.
+        create_mode::CONTAINER if container_op => (NodeKind::Container, false),
+        create_mode::CONTAINER => (NodeKind::Persistent, false),
         create_mode::PERSISTENT_WITH_TTL => (NodeKind::Ttl { ttl_ms: ttl }, false),
         create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL => (NodeKind::Ttl { ttl_ms: ttl }, true),
         _ => return Err(err::BAD_ARGUMENTS),

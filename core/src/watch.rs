@@ -20,22 +20,46 @@ pub enum WatchKind {
     PersistentRecursive,
 }
 
-const KINDS: [WatchKind; 4] = [
-    WatchKind::Data,
-    WatchKind::Child,
-    WatchKind::Persistent,
-    WatchKind::PersistentRecursive,
+/// Where watches are kept. ZooKeeper registers a persistent watch in both its data-watch and
+/// child-watch tables, and `removeWatches` of one type removes only that half, so Corral keeps the
+/// two halves apart too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Data = 0,
+    Child = 1,
+    PersistentData = 2,
+    PersistentChild = 3,
+    RecursiveData = 4,
+    RecursiveChild = 5,
+}
+
+const SLOTS: [Slot; 6] = [
+    Slot::Data,
+    Slot::Child,
+    Slot::PersistentData,
+    Slot::PersistentChild,
+    Slot::RecursiveData,
+    Slot::RecursiveChild,
 ];
+
+fn slots_of(kind: WatchKind) -> &'static [Slot] {
+    match kind {
+        WatchKind::Data => &[Slot::Data],
+        WatchKind::Child => &[Slot::Child],
+        WatchKind::Persistent => &[Slot::PersistentData, Slot::PersistentChild],
+        WatchKind::PersistentRecursive => &[Slot::RecursiveData, Slot::RecursiveChild],
+    }
+}
 
 /// All watches held on this server.
 #[derive(Debug, Default)]
 pub struct WatchManager {
-    by_path: [BTreeMap<String, BTreeSet<ConnId>>; 4],
-    by_conn: BTreeMap<ConnId, BTreeSet<(WatchKind, String)>>,
+    by_path: [BTreeMap<String, BTreeSet<ConnId>>; 6],
+    by_conn: BTreeMap<ConnId, BTreeSet<(Slot, String)>>,
 }
 
-fn slot(kind: WatchKind) -> usize {
-    kind as usize
+fn slot(s: Slot) -> usize {
+    s as usize
 }
 
 impl WatchManager {
@@ -46,17 +70,19 @@ impl WatchManager {
 
     /// Registers a watch (idempotent).
     pub fn add(&mut self, conn: ConnId, kind: WatchKind, path: &str) {
-        self.by_path[slot(kind)]
-            .entry(path.to_owned())
-            .or_default()
-            .insert(conn);
-        self.by_conn
-            .entry(conn)
-            .or_default()
-            .insert((kind, path.to_owned()));
+        for s in slots_of(kind) {
+            self.by_path[slot(*s)]
+                .entry(path.to_owned())
+                .or_default()
+                .insert(conn);
+            self.by_conn
+                .entry(conn)
+                .or_default()
+                .insert((*s, path.to_owned()));
+        }
     }
 
-    fn remove_one(&mut self, conn: ConnId, kind: WatchKind, path: &str) -> bool {
+    fn remove_one(&mut self, conn: ConnId, kind: Slot, path: &str) -> bool {
         let map = &mut self.by_path[slot(kind)];
         let Some(set) = map.get_mut(path) else {
             return false;
@@ -74,12 +100,21 @@ impl WatchManager {
         had
     }
 
-    /// Kinds that a `checkWatches`/`removeWatches` watcher type names.
-    fn kinds_for(watcher_type: i32) -> &'static [WatchKind] {
+    /// True for the watcher types `checkWatches`/`removeWatches` accept (1, 2, 3).
+    pub fn valid_watcher_type(watcher_type: i32) -> bool {
+        matches!(
+            watcher_type,
+            watcher_type::CHILDREN | watcher_type::DATA | watcher_type::ANY
+        )
+    }
+
+    /// Tables that a `checkWatches`/`removeWatches` watcher type names.
+    fn kinds_for(watcher_type: i32) -> &'static [Slot] {
         match watcher_type {
-            watcher_type::CHILDREN => &[WatchKind::Child],
-            watcher_type::DATA => &[WatchKind::Data],
-            _ => &KINDS,
+            watcher_type::CHILDREN => &[Slot::Child, Slot::PersistentChild, Slot::RecursiveChild],
+            watcher_type::DATA => &[Slot::Data, Slot::PersistentData, Slot::RecursiveData],
+            watcher_type::ANY => &SLOTS,
+            _ => &[],
         }
     }
 
@@ -142,10 +177,10 @@ impl WatchManager {
     /// to notify, each once, in connection order. One-shot watches are consumed.
     pub fn trigger(&mut self, path: &str, event_type: i32) -> Vec<ConnId> {
         let mut hit = BTreeSet::new();
-        let one_shot: &[WatchKind] = match event_type {
-            event::NODE_CREATED | event::NODE_DATA_CHANGED => &[WatchKind::Data],
-            event::NODE_DELETED => &[WatchKind::Data, WatchKind::Child],
-            event::NODE_CHILDREN_CHANGED => &[WatchKind::Child],
+        let one_shot: &[Slot] = match event_type {
+            event::NODE_CREATED | event::NODE_DATA_CHANGED => &[Slot::Data],
+            event::NODE_DELETED => &[Slot::Data, Slot::Child],
+            event::NODE_CHILDREN_CHANGED => &[Slot::Child],
             _ => &[],
         };
         for kind in one_shot {
@@ -161,8 +196,15 @@ impl WatchManager {
                 }
             }
         }
-        if let Some(set) = self.by_path[slot(WatchKind::Persistent)].get(path) {
-            hit.extend(set.iter().copied());
+        let persistent: &[Slot] = match event_type {
+            event::NODE_CHILDREN_CHANGED => &[Slot::PersistentChild],
+            event::NODE_DELETED => &[Slot::PersistentData, Slot::PersistentChild],
+            _ => &[Slot::PersistentData],
+        };
+        for s in persistent {
+            if let Some(set) = self.by_path[slot(*s)].get(path) {
+                hit.extend(set.iter().copied());
+            }
         }
         if event_type != event::NODE_CHILDREN_CHANGED {
             self.collect_recursive(path, &mut hit);
@@ -172,7 +214,7 @@ impl WatchManager {
 
     /// Adds the holders of persistent-recursive watches on `path` or any ancestor.
     fn collect_recursive(&self, path: &str, hit: &mut BTreeSet<ConnId>) {
-        let map = &self.by_path[slot(WatchKind::PersistentRecursive)];
+        let map = &self.by_path[slot(Slot::RecursiveData)];
         if map.is_empty() {
             return;
         }
@@ -223,7 +265,19 @@ mod tests {
         assert_eq!(w.trigger("/p", event::NODE_CHILDREN_CHANGED), vec![A]);
         assert_eq!(w.trigger("/p/q/r", event::NODE_CREATED), vec![B]);
         assert!(w.trigger("/pq", event::NODE_CREATED).is_empty());
-        assert_eq!(w.count(), 2);
+        assert_eq!(w.count(), 4, "two halves per persistent watch");
+    }
+
+    #[test]
+    fn removing_one_half_of_a_persistent_watch_keeps_the_other() {
+        let mut w = WatchManager::new();
+        w.add(A, WatchKind::PersistentRecursive, "/r");
+        assert!(w.has(A, watcher_type::DATA, "/r") && w.has(A, watcher_type::CHILDREN, "/r"));
+        assert!(w.remove(A, watcher_type::CHILDREN, "/r"));
+        assert_eq!(w.trigger("/r/x", event::NODE_CREATED), vec![A]);
+        assert!(w.remove(A, watcher_type::DATA, "/r"));
+        assert!(w.trigger("/r/x", event::NODE_CREATED).is_empty());
+        assert!(!WatchManager::valid_watcher_type(9));
     }
 
     #[test]

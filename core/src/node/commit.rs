@@ -165,10 +165,11 @@ fn multi_result(r: &OpResult, opcode: i32) -> MultiResult {
     }
     let stat = r.stat.unwrap_or_default();
     match opcode {
-        op::CREATE => MultiResult::Create {
+        // ZooKeeper answers a create2 inside a multi with a plain create result.
+        op::CREATE | op::CREATE2 => MultiResult::Create {
             path: r.path.clone(),
         },
-        op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER => MultiResult::Create2 {
+        op::CREATE_TTL | op::CREATE_CONTAINER => MultiResult::Create2 {
             path: r.path.clone(),
             stat,
         },

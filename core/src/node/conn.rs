@@ -365,7 +365,12 @@ impl Node {
                     opcode = code,
                     "unknown opcode; closing connection"
                 );
-                self.reply_error(conn, header.xid, err::UNIMPLEMENTED);
+                let header = ReplyHeader {
+                    xid: header.xid,
+                    zxid: -1,
+                    err: err::UNIMPLEMENTED,
+                };
+                self.send(conn, crate::jute::encode_reply(&header, None));
                 self.close_conn(conn);
                 return;
             }

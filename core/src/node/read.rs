@@ -8,7 +8,7 @@ use crate::jute::{
     add_watch_mode, encode_notification, encode_reply, err, event, keeper_state, perms, xid,
     ClientInfo, MultiOp, MultiReadResult, ReplyHeader, Request, Response, SetWatches, WatcherEvent,
 };
-use crate::watch::WatchKind;
+use crate::watch::{WatchKind, WatchManager};
 
 impl Node {
     pub(crate) fn serve_read(
@@ -33,7 +33,14 @@ impl Node {
             zxid,
             err: code,
         };
-        self.send(conn, encode_reply(&header, body.as_ref()));
+        let mut frame = encode_reply(&header, body.as_ref());
+        if code == err::OK && matches!(request, Request::AddWatch { .. }) {
+            // ZooKeeper answers addWatch with an ErrorResponse record holding 0.
+            frame.extend_from_slice(&0i32.to_be_bytes());
+            let len = (frame.len() - 4) as i32;
+            frame[..4].copy_from_slice(&len.to_be_bytes());
+        }
+        self.send(conn, frame);
     }
 
     fn read(
@@ -45,7 +52,7 @@ impl Node {
         let body = match request {
             Request::Ping => return Ok(None),
             Request::Exists { path, watch } => {
-                check_path(path)?;
+                let path = read_path(path);
                 if *watch {
                     self.watches.add(conn, WatchKind::Data, path);
                 }
@@ -70,7 +77,7 @@ impl Node {
                 }
             }
             Request::GetAcl { path } => {
-                check_path(path)?;
+                let path = read_path(path);
                 let node = self.tree.get(path).ok_or(err::NO_NODE)?;
                 let stat = node.stat;
                 let acl = self.tree.acl(path).unwrap_or(&[]).to_vec();
@@ -78,7 +85,7 @@ impl Node {
                 Response::GetAcl { acl, stat }
             }
             Request::GetAllChildrenNumber { path } => {
-                check_path(path)?;
+                let path = read_path(path);
                 self.tree.get(path).ok_or(err::NO_NODE)?;
                 let acl = self.tree.acl(path).unwrap_or(&[]).to_vec();
                 self.require(conn, &acl, perms::READ)?;
@@ -100,22 +107,29 @@ impl Node {
                 return Ok(None);
             }
             Request::AddWatch { path, mode } => {
-                check_path(path)?;
+                let path = read_path(path);
                 let kind = match *mode {
                     add_watch_mode::PERSISTENT => WatchKind::Persistent,
                     add_watch_mode::PERSISTENT_RECURSIVE => WatchKind::PersistentRecursive,
-                    _ => return Err(err::BAD_ARGUMENTS),
+                    // ZooKeeper fails to decode an unknown mode.
+                    _ => return Err(err::MARSHALLING_ERROR),
                 };
                 self.watches.add(conn, kind, path);
                 Response::Empty
             }
             Request::CheckWatches { path, watcher_type } => {
+                if !WatchManager::valid_watcher_type(*watcher_type) {
+                    return Err(err::MARSHALLING_ERROR);
+                }
                 if !self.watches.has(conn, *watcher_type, path) {
                     return Err(err::NO_WATCHER);
                 }
                 Response::Empty
             }
             Request::RemoveWatches { path, watcher_type } => {
+                if !WatchManager::valid_watcher_type(*watcher_type) {
+                    return Err(err::MARSHALLING_ERROR);
+                }
                 if !self.watches.remove(conn, *watcher_type, path) {
                     return Err(err::NO_WATCHER);
                 }
@@ -127,12 +141,9 @@ impl Node {
                     .get(&conn)
                     .map(|c| {
                         c.auth
-                            .ids
-                            .iter()
-                            .map(|id| ClientInfo {
-                                auth_scheme: id.scheme.clone(),
-                                user: id.id.clone(),
-                            })
+                            .who_am_i()
+                            .into_iter()
+                            .map(|(auth_scheme, user)| ClientInfo { auth_scheme, user })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -159,7 +170,7 @@ impl Node {
     }
 
     fn get_data(&self, conn: ConnId, path: &str) -> Result<(Vec<u8>, crate::jute::Stat), i32> {
-        check_path(path)?;
+        let path = read_path(path);
         let node = self.tree.get(path).ok_or(err::NO_NODE)?;
         self.require(conn, self.tree.acl(path).unwrap_or(&[]), perms::READ)?;
         Ok((node.data.to_vec(), node.stat))
@@ -170,7 +181,7 @@ impl Node {
         conn: ConnId,
         path: &str,
     ) -> Result<(Vec<String>, crate::jute::Stat), i32> {
-        check_path(path)?;
+        let path = read_path(path);
         let node = self.tree.get(path).ok_or(err::NO_NODE)?;
         self.require(conn, self.tree.acl(path).unwrap_or(&[]), perms::READ)?;
         let children = self.tree.children(path).unwrap_or_default();
@@ -239,10 +250,12 @@ impl Node {
     }
 }
 
-fn check_path(p: &str) -> Result<(), i32> {
-    if crate::tree::is_valid_path(p) {
-        Ok(())
+/// ZooKeeper does not validate the paths of reads: a malformed path simply names no node, and
+/// "" names the root (its node table holds the root under both "" and "/").
+fn read_path(p: &str) -> &str {
+    if p.is_empty() {
+        "/"
     } else {
-        Err(err::BAD_ARGUMENTS)
+        p
     }
 }

@@ -231,10 +231,12 @@ fn render_response(labels: &mut Labels<'_>, resp: &Response) -> String {
             format!("results=[{}]", parts.join(", "))
         }
         Response::WhoAmI { clients } => {
-            let ids: Vec<String> = clients
+            // ZooKeeper keeps a connection's ids in no particular order: compare them as a set.
+            let mut ids: Vec<String> = clients
                 .iter()
                 .map(|c| format!("{}:{}", c.auth_scheme, c.user))
                 .collect();
+            ids.sort();
             format!("clients={ids:?}")
         }
         Response::Empty => "empty".to_owned(),
