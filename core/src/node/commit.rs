@@ -15,11 +15,15 @@ impl Node {
         if through > self.persisted {
             self.persisted = through;
         }
-        // An ensemble of one: the leader's own durable log is the quorum.
+        // The leader's own durable log counts as its acknowledgement; with one voter that is
+        // the quorum. Followers' acknowledgements will arrive through the same tracker.
+        let Some(committed) = self.acks.ack(self.config.server_id, through) else {
+            return;
+        };
         while self
             .proposals
             .front()
-            .is_some_and(|p| p.txn.zxid <= self.persisted)
+            .is_some_and(|p| p.txn.zxid <= committed)
         {
             let Some(p) = self.proposals.pop_front() else {
                 break;

@@ -22,6 +22,7 @@ use crate::time::{Instant, Now};
 use crate::tree::DataTree;
 use crate::txn::Txn;
 use crate::watch::WatchManager;
+use crate::zab::AckTracker;
 use conn::Conn;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -176,6 +177,8 @@ pub struct Node {
     pub(crate) persisted: Zxid,
     /// Proposed, not yet committed, in zxid order.
     pub(crate) proposals: VecDeque<Proposal>,
+    /// Durable acknowledgements per voter; decides what is committed.
+    pub(crate) acks: AckTracker,
     pub(crate) outputs: VecDeque<Output>,
     /// A sync to emit after this call's appends.
     pub(crate) sync_through: Option<Zxid>,
@@ -201,6 +204,7 @@ impl Node {
         let snap_half = config.snap_count / 2;
         let snapshot_after = snap_half + rng.next_u64() % (snap_half + 1);
         let next_session = initial_session_id(config.server_id.0 as i64, now.wall_ms);
+        let me = config.server_id;
         let mut node = Node {
             config,
             rng,
@@ -216,6 +220,7 @@ impl Node {
             last_proposed: Zxid::ZERO,
             persisted: Zxid::ZERO,
             proposals: VecDeque::new(),
+            acks: AckTracker::new([me].into_iter().collect(), Zxid::ZERO),
             outputs: VecDeque::new(),
             sync_through: None,
             timers: [None; Timer::COUNT],
@@ -259,6 +264,8 @@ impl Node {
         }
         self.last_proposed = self.tree.last_zxid();
         self.persisted = self.last_proposed;
+        let voters = [self.config.server_id].into_iter().collect();
+        self.acks = AckTracker::new(voters, self.last_proposed);
         // A restarted server gives every recovered session a full timeout to come back.
         self.sessions.reset_deadlines(self.now.mono);
         tracing::info!(zxid = %self.last_proposed, sessions = self.sessions.len(), nodes = self.tree.node_count(), "recovered");
