@@ -26,17 +26,17 @@ enum WatcherMessage {
     Failed(String),
 }
 
-/// Connects the writer and `watchers` sessions, creates the watched node, and spawns the
+/// Connects the writer (to the first server) and `watchers` sessions (round robin), creates the watched node, and spawns the
 /// coordinator, which runs rounds until the phase stops.
 pub async fn spawn(
-    server: SocketAddr,
+    servers: &[SocketAddr],
     session_timeout_ms: i32,
     watchers: usize,
     path: String,
     value: Vec<u8>,
     progress: Arc<Progress>,
 ) -> Result<JoinHandle<WorkerOutput>, ClientError> {
-    let (writer, _) = Client::connect(server, session_timeout_ms).await?;
+    let (writer, _) = Client::connect(servers[0], session_timeout_ms).await?;
     let reply = writer
         .call(&create_request(
             path.clone(),
@@ -52,7 +52,8 @@ pub async fn spawn(
     }
     let (tx, rx) = mpsc::unbounded_channel();
     let mut tasks = Vec::with_capacity(watchers);
-    for _ in 0..watchers {
+    for i in 0..watchers {
+        let server = servers[i % servers.len()];
         let (client, events) = Client::connect(server, session_timeout_ms).await?;
         tasks.push(tokio::spawn(watcher(
             client,

@@ -32,9 +32,15 @@ use workload::{RunOptions, Workload};
     about = "ZooKeeper-protocol load generator"
 )]
 struct Cli {
-    /// The server's client address.
-    #[arg(long, global = true, default_value = "127.0.0.1:2181")]
-    server: SocketAddr,
+    /// The servers' client addresses, comma-separated; sessions are spread round robin and
+    /// setup, load, first-read and clean use the first.
+    #[arg(
+        long,
+        global = true,
+        default_value = "127.0.0.1:2181",
+        value_delimiter = ','
+    )]
+    server: Vec<SocketAddr>,
     /// Requested session timeout, in milliseconds.
     #[arg(long, global = true, default_value_t = 30_000)]
     session_timeout_ms: i32,
@@ -142,11 +148,16 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), ClientError> {
+    let Some(&first) = cli.server.first() else {
+        return Err(ClientError::Unexpected(
+            "--server needs an address".to_string(),
+        ));
+    };
     match cli.command {
         Command::Run(args) => {
             let seconds = |s: f64| Duration::from_secs_f64(s.max(0.0));
             let opts = RunOptions {
-                server: cli.server,
+                servers: cli.server.clone(),
                 workload: args.workload,
                 clients: args.clients as usize,
                 in_flight: args.in_flight as usize,
@@ -173,7 +184,7 @@ async fn dispatch(cli: Cli) -> Result<(), ClientError> {
             clients,
         } => {
             load(
-                cli.server,
+                first,
                 cli.session_timeout_ms,
                 keys,
                 value_size,
@@ -183,10 +194,10 @@ async fn dispatch(cli: Cli) -> Result<(), ClientError> {
             .await
         }
         Command::FirstRead { path, timeout_s } => {
-            first_read(cli.server, cli.session_timeout_ms, path, timeout_s).await
+            first_read(first, cli.session_timeout_ms, path, timeout_s).await
         }
         Command::Clean { root } => {
-            let (client, _) = Client::connect(cli.server, cli.session_timeout_ms).await?;
+            let (client, _) = Client::connect(first, cli.session_timeout_ms).await?;
             tree::delete_tree(&client, &root).await?;
             client.close().await
         }

@@ -56,8 +56,8 @@ impl Workload {
 /// Everything one run needs to know.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// The server to measure.
-    pub server: SocketAddr,
+    /// The servers to measure; session `i` connects to `servers[i % len]`, setup uses the first.
+    pub servers: Vec<SocketAddr>,
     /// The workload.
     pub workload: Workload,
     /// Sessions (each its own connection).
@@ -112,7 +112,8 @@ pub async fn run(opts: RunOptions) -> Result<Summary, ClientError> {
         opts.clients > 0 && opts.in_flight > 0,
         "validated by the CLI"
     );
-    let (admin, _) = Client::connect(opts.server, opts.session_timeout_ms).await?;
+    assert!(!opts.servers.is_empty(), "validated by the CLI");
+    let (admin, _) = Client::connect(opts.servers[0], opts.session_timeout_ms).await?;
     let root = opts.root.clone();
     let keys_parent = format!("{root}/k");
     let dirs = [
@@ -177,7 +178,7 @@ async fn spawn_workers(ctx: &Arc<Ctx>) -> Result<Vec<JoinHandle<WorkerOutput>>, 
             .collect()),
         Workload::WatchFanout => {
             let handle = fanout::spawn(
-                opts.server,
+                &opts.servers,
                 opts.session_timeout_ms,
                 opts.clients,
                 format!("{}/w/node", opts.root),
@@ -189,12 +190,15 @@ async fn spawn_workers(ctx: &Arc<Ctx>) -> Result<Vec<JoinHandle<WorkerOutput>>, 
         }
         _ => {
             let mut clients = Vec::with_capacity(opts.clients);
-            for _ in 0..opts.clients {
-                clients.push(
-                    Client::connect(opts.server, opts.session_timeout_ms)
-                        .await?
-                        .0,
-                );
+            for i in 0..opts.clients {
+                let server = opts.servers[i % opts.servers.len()];
+                let (client, _) = Client::connect(server, opts.session_timeout_ms).await?;
+                // A follower may lag the leader that took the setup writes: catch up first.
+                let sync = Request::Sync {
+                    path: opts.root.clone(),
+                };
+                client.call(&sync).await?;
+                clients.push(client);
             }
             Ok(clients
                 .into_iter()
@@ -347,8 +351,8 @@ async fn closed_loop(ctx: Arc<Ctx>, client: Client, index: usize) -> WorkerOutpu
 }
 
 /// One churn cycle: a new session creates an ephemeral node, then closes (which deletes it).
-async fn churn_once(ctx: &Ctx, path: &str) -> Result<(), ClientError> {
-    let (client, _) = Client::connect(ctx.opts.server, ctx.opts.session_timeout_ms).await?;
+async fn churn_once(ctx: &Ctx, server: SocketAddr, path: &str) -> Result<(), ClientError> {
+    let (client, _) = Client::connect(server, ctx.opts.session_timeout_ms).await?;
     let request = create_request(path.to_string(), ctx.value.clone(), create_mode::EPHEMERAL);
     let reply = client.call(&request).await?;
     if reply.header.err != err::OK {
@@ -362,11 +366,12 @@ async fn churn_once(ctx: &Ctx, path: &str) -> Result<(), ClientError> {
 
 async fn churn_worker(ctx: Arc<Ctx>, index: usize) -> WorkerOutput {
     let path = format!("{}/e/w{index}", ctx.opts.root);
+    let server = ctx.opts.servers[index % ctx.opts.servers.len()];
     let mut out = WorkerOutput::default();
     let progress = &ctx.progress;
     while !progress.stopped() {
         let started = Instant::now();
-        let result = churn_once(&ctx, &path).await;
+        let result = churn_once(&ctx, server, &path).await;
         if !progress.measuring() {
             continue;
         }
