@@ -266,6 +266,7 @@ async fn first_read(
     timeout_s: u64,
 ) -> Result<(), ClientError> {
     const RETRY_INTERVAL: Duration = Duration::from_millis(5);
+    const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(100);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(timeout_s);
     let read = Request::GetData { path, watch: false };
@@ -277,7 +278,12 @@ async fn first_read(
             let reply = client.call(&read).await?;
             Ok::<i32, ClientError>(reply.header.err)
         };
-        let outcome = attempt.await;
+        // A server may accept connections before it can answer them (ZooKeeper starts its
+        // listener before loading its data): a short bound per attempt keeps the measurement's
+        // resolution at a few milliseconds instead of one handshake timeout.
+        let outcome = tokio::time::timeout(ATTEMPT_TIMEOUT, attempt)
+            .await
+            .unwrap_or(Err(ClientError::HandshakeTimeout));
         if let Ok(err::OK) = outcome {
             let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
             println!(
