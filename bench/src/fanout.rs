@@ -1,0 +1,222 @@
+//! watch-fanout: N sessions watch one node, one writer sets it, and a round lasts until every
+//! watcher has its notification and has set its watch again. The recorded latency of a round is
+//! from the writer sending setData to the last watcher's notification leaving the socket.
+
+use crate::client::{Client, ClientError, Notification};
+use crate::report::{Progress, Recorder};
+use crate::tree::create_request;
+use crate::workload::WorkerOutput;
+use corral_core::jute::{create_mode, err, event, Request};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// A round that has not completed in this long is abandoned and counted as an error.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a watcher tells the coordinator.
+enum WatcherMessage {
+    /// Its watch is set (its getData with watch=true was answered).
+    Armed,
+    /// It received the change notification at this instant.
+    Notified(Instant),
+    /// It lost its session.
+    Failed(String),
+}
+
+/// Connects the writer (to the first server) and `watchers` sessions (round robin), creates the watched node, and spawns the
+/// coordinator, which runs rounds until the phase stops.
+pub async fn spawn(
+    servers: &[SocketAddr],
+    session_timeout_ms: i32,
+    watchers: usize,
+    path: String,
+    value: Vec<u8>,
+    progress: Arc<Progress>,
+) -> Result<JoinHandle<WorkerOutput>, ClientError> {
+    let (writer, _) = Client::connect(servers[0], session_timeout_ms).await?;
+    let reply = writer
+        .call(&create_request(
+            path.clone(),
+            value.clone(),
+            create_mode::PERSISTENT,
+        ))
+        .await?;
+    if reply.header.err != err::OK && reply.header.err != err::NODE_EXISTS {
+        return Err(ClientError::Unexpected(format!(
+            "create {path}: error {}",
+            reply.header.err
+        )));
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut tasks = Vec::with_capacity(watchers);
+    for i in 0..watchers {
+        let server = servers[i % servers.len()];
+        let (client, events) = Client::connect(server, session_timeout_ms).await?;
+        tasks.push(tokio::spawn(watcher(
+            client,
+            events,
+            path.clone(),
+            tx.clone(),
+        )));
+    }
+    Ok(tokio::spawn(async move {
+        let out = coordinate(writer, rx, watchers, path, value, progress).await;
+        for task in tasks {
+            task.abort();
+        }
+        out
+    }))
+}
+
+async fn watcher(
+    client: Client,
+    mut events: mpsc::UnboundedReceiver<Notification>,
+    path: String,
+    tx: mpsc::UnboundedSender<WatcherMessage>,
+) {
+    let arm = Request::GetData {
+        path: path.clone(),
+        watch: true,
+    };
+    loop {
+        match client.call(&arm).await {
+            Ok(reply) if reply.header.err == err::OK => {}
+            Ok(reply) => {
+                let reason = format!("getData {path}: error {}", reply.header.err);
+                let _ = tx.send(WatcherMessage::Failed(reason));
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(WatcherMessage::Failed(e.to_string()));
+                return;
+            }
+        }
+        if tx.send(WatcherMessage::Armed).is_err() {
+            return;
+        }
+        loop {
+            let Some(n) = events.recv().await else {
+                let _ = tx.send(WatcherMessage::Failed("session ended".to_string()));
+                return;
+            };
+            if n.event.event_type == event::NODE_DATA_CHANGED && n.event.path == path {
+                let _ = tx.send(WatcherMessage::Notified(n.received_at));
+                break;
+            }
+        }
+    }
+}
+
+/// Round state: how many watchers are armed and notified, and the latest notification.
+struct Round {
+    armed: usize,
+    notified: usize,
+    last_notified_at: Option<Instant>,
+}
+
+async fn coordinate(
+    writer: Client,
+    mut rx: mpsc::UnboundedReceiver<WatcherMessage>,
+    watchers: usize,
+    path: String,
+    value: Vec<u8>,
+    progress: Arc<Progress>,
+) -> WorkerOutput {
+    let mut out = WorkerOutput::default();
+    let mut each_watcher = Recorder::new();
+    let set = Request::SetData {
+        path,
+        data: value,
+        version: -1,
+    };
+    // Wait until every watch is set before the first write.
+    let mut round = Round {
+        armed: 0,
+        notified: watchers,
+        last_notified_at: None,
+    };
+    while !progress.stopped() {
+        if let Err(e) = settle(&mut rx, &mut round, watchers, None, &mut each_watcher).await {
+            eprintln!("watch-fanout: {e}");
+            out.recorder.errors += 1;
+            progress.error();
+            break;
+        }
+        round = Round {
+            armed: 0,
+            notified: 0,
+            last_notified_at: None,
+        };
+        let sent_at = Instant::now();
+        let write = writer.send(&set);
+        let settled = settle(
+            &mut rx,
+            &mut round,
+            watchers,
+            Some(sent_at),
+            &mut each_watcher,
+        );
+        let result = settled.await;
+        let _ = crate::client::wait(write).await;
+        match (result, round.last_notified_at) {
+            (Ok(()), Some(last)) if progress.measuring() => {
+                out.recorder.record(last.duration_since(sent_at));
+                progress.op();
+            }
+            (Ok(()), _) => {}
+            (Err(e), _) => {
+                eprintln!("watch-fanout: {e}");
+                out.recorder.errors += 1;
+                progress.error();
+                break;
+            }
+        }
+    }
+    let _ = writer.close().await;
+    let q = |p: f64| each_watcher.latency_us.value_at_quantile(p) as f64 / 1e3;
+    out.extra = vec![
+        ("watchers".to_string(), watchers as f64),
+        ("notification_p50_ms".to_string(), q(0.5)),
+        ("notification_p99_ms".to_string(), q(0.99)),
+    ];
+    out
+}
+
+/// Waits until every watcher is notified and armed again. With `sent_at`, also records each
+/// notification's delay in `each_watcher`.
+async fn settle(
+    rx: &mut mpsc::UnboundedReceiver<WatcherMessage>,
+    round: &mut Round,
+    watchers: usize,
+    sent_at: Option<Instant>,
+    each_watcher: &mut Recorder,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
+    while round.armed < watchers || round.notified < watchers {
+        let message = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(message)) => message,
+            Ok(None) => return Err("every watcher stopped".to_string()),
+            Err(_) => {
+                return Err(format!(
+                    "round timed out: {}/{watchers} notified, {}/{watchers} armed",
+                    round.notified, round.armed
+                ))
+            }
+        };
+        match message {
+            WatcherMessage::Armed => round.armed += 1,
+            WatcherMessage::Notified(at) => {
+                round.notified += 1;
+                round.last_notified_at = round.last_notified_at.max(Some(at));
+                if let Some(sent_at) = sent_at {
+                    each_watcher.record(at.duration_since(sent_at));
+                }
+            }
+            WatcherMessage::Failed(reason) => return Err(reason),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Smoke run of the benchmark harness, so that it cannot rot: builds corral and corral-bench, starts
+# corral on a free loopback port with a temporary dataDir, runs every workload for about a second
+# with 2 clients, and checks that each run's final JSON line parses and counts operations.
+# Times are printed, never compared with a threshold: CI machines are too noisy for that.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --bin corral --bin corral-bench
+target_dir="$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+bin="$target_dir/debug"
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+mkdir -p "$work/data"
+cat >"$work/zoo.cfg" <<EOF
+tickTime=2000
+dataDir=$work/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+EOF
+"$bin/corral" --config "$work/zoo.cfg" >"$work/corral.log" 2>&1 &
+server_pid=$!
+bench=("$bin/corral-bench" --server "127.0.0.1:$port")
+if ! "${bench[@]}" first-read --timeout-s 60 >/dev/null; then
+    cat "$work/corral.log" >&2
+    exit 1
+fi
+
+for workload in create set get mixed multi ephemeral-churn watch-fanout; do
+    out="$work/$workload.out"
+    "${bench[@]}" run --workload "$workload" --clients 2 --in-flight 2 --duration-s 1 \
+        --warmup-s 0.2 --keys 100 --quiet >"$out"
+    head -n -1 "$out"
+    tail -n 1 "$out" | python3 -c '
+import json, sys
+line = json.loads(sys.stdin.read())
+name, ops, errors = line["workload"], line["ops"], line["errors"]
+assert ops > 0, f"{name}: no operations completed"
+assert errors == 0, f"{name}: {errors} errors"
+'
+done
+# Nothing may be left behind: the run removes its keys.
+left="$("${bench[@]}" first-read --path /corral-bench --timeout-s 0 2>&1 || true)"
+case "$left" in
+*first_read_ms*) echo "a run left /corral-bench behind" >&2; exit 1 ;;
+esac
+echo "bench smoke: every workload ran"

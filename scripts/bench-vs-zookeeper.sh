@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# Corral side by side with Apache ZooKeeper 3.8, measured by the same client (corral-bench).
+#
+#   scripts/bench-vs-zookeeper.sh [--quick | --full] [--topology standalone|ensemble|all]
+#                                 [--rounds N] [--data-base DIR]
+#   --topology memory runs only the memory and restart measurements.
+#
+# Both servers get the same zoo.cfg settings (tickTime, snapCount, maxClientCnxns=0, fsync on:
+# ZooKeeper's forceSync=yes, Corral always fdatasyncs before it answers a write) and data
+# directories on the same disk, on loopback. Each workload runs alternately on Corral and on
+# ZooKeeper (A B A B ..., at least 3 rounds each); the report gives the median of the rounds and
+# the ratio Corral / ZooKeeper. Then, standalone only: resident memory after loading N znodes of
+# 100 bytes, and restart time (process start to the first served read of that data).
+#
+# Installs Apache ZooKeeper from Debian (package zookeeper) when its jar is missing. The 3-node
+# ensemble topology runs ZooKeeper only: Corral ensembles do not exist yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=quick
+topology=standalone
+rounds=3
+data_base=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) mode=quick ;;
+    --full) mode=full ;;
+    --topology) topology="$2"; shift ;;
+    --rounds) rounds="$2"; shift ;;
+    --data-base) data_base="$2"; shift ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$topology" in standalone | ensemble | all | memory) ;; *) echo "bad --topology" >&2; exit 2 ;; esac
+[ "$rounds" -ge 3 ] || { echo "--rounds must be at least 3" >&2; exit 2; }
+
+if [ "$mode" = quick ]; then
+    duration_s=5 warmup_s=2 clients=16 in_flight=8 keys=10000 watchers=100 mem_keys=100000
+    fsync_probe_writes=200
+else
+    duration_s=30 warmup_s=10 clients=64 in_flight=16 keys=100000 watchers=1000 mem_keys=1000000
+    fsync_probe_writes=2000
+fi
+workloads=(create set get mixed multi ephemeral-churn watch-fanout)
+tick_time_ms=2000
+snap_count=100000
+zk_heap="-Xmx4g"
+
+# --- ZooKeeper -------------------------------------------------------------------------------
+zk_jar=/usr/share/java/zookeeper.jar
+if [ ! -f "$zk_jar" ]; then
+    echo "Apache ZooKeeper is missing: installing it from Debian" >&2
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper
+fi
+command -v java >/dev/null || { echo "java is missing" >&2; exit 1; }
+# The jar's manifest lists its dependencies (Class-Path), as Debian's zkEnv.sh relies on.
+zk_cp="/etc/zookeeper/conf:$zk_jar"
+zk_version="$(dpkg-query -W -f '${Version}' libzookeeper-java 2>/dev/null || echo unknown)"
+
+# --- Build -----------------------------------------------------------------------------------
+cargo build --release --bin corral --bin corral-bench
+target_dir="$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+corral_bin="$target_dir/release/corral"
+bench_bin="$target_dir/release/corral-bench"
+
+# --- Working directory, machine facts, fsync floor ------------------------------------------
+if [ -z "$data_base" ]; then
+    data_base="$(mktemp -d "${TMPDIR:-/tmp}/corral-vs-zk.XXXXXX")"
+fi
+mkdir -p "$data_base"
+results="$data_base/results"
+mkdir -p "$results"
+rm -f "$results"/*.jsonl
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+# One O_DSYNC write after another: each must reach the disk before the next; the mean is the
+# floor under any fsync-per-batch server on this disk.
+fsync_floor_ms() {
+    local probe="$data_base/fsync-probe" seconds
+    seconds="$(dd if=/dev/zero of="$probe" bs=4096 count="$fsync_probe_writes" oflag=dsync 2>&1 |
+        sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p')"
+    rm -f "$probe"
+    python3 -c "print(f'{$seconds * 1000 / $fsync_probe_writes:.3f}')"
+}
+fsync_ms="$(fsync_floor_ms)"
+{
+    echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "mode=$mode"
+    echo "cores=$(nproc)"
+    echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+    echo "memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    echo "kernel=$(uname -r)"
+    echo "disk=$(df -PT "$data_base" | awk 'NR == 2 {print $1 " (" $2 ")"}')"
+    echo "fsync_floor_ms=$fsync_ms"
+    echo "load_average_at_start=$(cut -d ' ' -f 1-3 /proc/loadavg)"
+    echo "zookeeper=$zk_version ($(java -version 2>&1 | head -n 1)), $zk_heap"
+    echo "corral=$(git rev-parse --short HEAD)"
+    echo "rounds=$rounds"
+    echo "duration_s=$duration_s"
+    echo "warmup_s=$warmup_s"
+    echo "clients=$clients"
+    echo "in_flight=$in_flight"
+    echo "keys=$keys"
+    echo "watchers=$watchers"
+    echo "mem_keys=$mem_keys"
+} >"$results/machine.txt"
+cat "$results/machine.txt"
+
+# --- Servers ---------------------------------------------------------------------------------
+# write_cfg FILE DATA_DIR CLIENT_PORT [server.N lines...]
+write_cfg() {
+    local file="$1" dir="$2" port="$3"
+    shift 3
+    mkdir -p "$dir"
+    {
+        echo "tickTime=$tick_time_ms"
+        echo "initLimit=10"
+        echo "syncLimit=5"
+        echo "dataDir=$dir"
+        echo "clientPort=$port"
+        echo "clientPortAddress=127.0.0.1"
+        echo "maxClientCnxns=0"
+        echo "snapCount=$snap_count"
+        echo "forceSync=yes"
+        echo "admin.enableServer=false"
+        echo "4lw.commands.whitelist=srvr,mntr,ruok"
+        for line in "$@"; do echo "$line"; done
+    } >"$file"
+}
+
+# start KIND CFG LOG; sets started_pid. KIND: corral, zk (standalone) or zk-peer (ensemble).
+start() {
+    local kind="$1" cfg="$2" log="$3"
+    case "$kind" in
+    # Corral logs at info by default; ZooKeeper here has no slf4j binding and logs nothing.
+    corral) RUST_LOG=warn "$corral_bin" --config "$cfg" >"$log" 2>&1 & ;;
+    zk) java $zk_heap -cp "$zk_cp" org.apache.zookeeper.server.ZooKeeperServerMain "$cfg" \
+        >"$log" 2>&1 & ;;
+    zk-peer) java $zk_heap -cp "$zk_cp" org.apache.zookeeper.server.quorum.QuorumPeerMain \
+        "$cfg" >"$log" 2>&1 & ;;
+    esac
+    started_pid=$!
+    pids+=("$started_pid")
+}
+
+stop() {
+    local pid
+    for pid in "$@"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "$@"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
+wait_ready() {
+    "$bench_bin" --server "$1" first-read --timeout-s 120 >/dev/null
+}
+
+# Server CPU time (user + system) in clock ticks, summed over the given pids.
+cpu_ticks() {
+    local total=0 pid fields
+    for pid in "$@"; do
+        # Fields 14 and 15 of /proc/PID/stat, counted after the parenthesised command name.
+        fields="$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d ' ' -f 12,13)"
+        total=$((total + ${fields% *} + ${fields#* }))
+    done
+    echo "$total"
+}
+clk_tck="$(getconf CLK_TCK)"
+
+rss_kib() {
+    awk '/VmRSS/ {print $2}' "/proc/$1/status"
+}
+
+# run_one TOPOLOGY SERVER_LABEL ROUND WORKLOAD ADDRESSES PIDS...
+run_one() {
+    local topo="$1" label="$2" round="$3" workload="$4" addrs="$5"
+    shift 5
+    local args=(--clients "$clients" --in-flight "$in_flight" --keys "$keys")
+    [ "$workload" = watch-fanout ] && args=(--clients "$watchers")
+    local before after line
+    before="$(cpu_ticks "$@")"
+    echo "== $topo round $round: $workload on $label" >&2
+    line="$("$bench_bin" --server "$addrs" run --workload "$workload" "${args[@]}" \
+        --duration-s "$duration_s" --warmup-s "$warmup_s" --quiet | tail -n 1)"
+    after="$(cpu_ticks "$@")"
+    echo "   $line" >&2
+    echo "{\"topology\":\"$topo\",\"server\":\"$label\",\"round\":$round,\"server_cpu_s\":$(((after - before) / clk_tck)).$(printf '%02d' $(((after - before) % clk_tck * 100 / clk_tck))),\"result\":$line}" \
+        >>"$results/runs.jsonl"
+}
+
+# --- Standalone --------------------------------------------------------------------------------
+standalone() {
+    local c_cfg="$data_base/corral.cfg" z_cfg="$data_base/zk.cfg"
+    write_cfg "$c_cfg" "$data_base/corral-data" 21811
+    write_cfg "$z_cfg" "$data_base/zk-data" 21812
+    start corral "$c_cfg" "$data_base/corral.log"
+    local c_pid=$started_pid
+    start zk "$z_cfg" "$data_base/zk.log"
+    local z_pid=$started_pid
+    wait_ready 127.0.0.1:21811
+    wait_ready 127.0.0.1:21812
+    local round workload
+    for round in $(seq 1 "$rounds"); do
+        for workload in "${workloads[@]}"; do
+            run_one standalone corral "$round" "$workload" 127.0.0.1:21811 "$c_pid"
+            run_one standalone zookeeper "$round" "$workload" 127.0.0.1:21812 "$z_pid"
+        done
+    done
+    stop "$c_pid" "$z_pid"
+}
+
+# --- Memory after loading, restart time ----------------------------------------------------------
+# load_and_measure LABEL KIND PORT: fresh data dir, load mem_keys znodes, record RSS, stop.
+load_and_measure() {
+    local label="$1" kind="$2" port="$3" cfg="$data_base/$1-mem.cfg"
+    rm -rf "$data_base/$label-mem-data"
+    write_cfg "$cfg" "$data_base/$label-mem-data" "$port"
+    start "$kind" "$cfg" "$data_base/$label-mem.log"
+    local pid=$started_pid
+    wait_ready "127.0.0.1:$port"
+    local rss_empty load_line rss_loaded
+    rss_empty="$(rss_kib "$pid")"
+    echo "== loading $mem_keys znodes of 100 bytes into $label" >&2
+    load_line="$("$bench_bin" --server "127.0.0.1:$port" load --keys "$mem_keys" --value-size 100)"
+    sleep 2
+    rss_loaded="$(rss_kib "$pid")"
+    echo "   $load_line; RSS empty $rss_empty KiB, loaded $rss_loaded KiB" >&2
+    echo "{\"server\":\"$label\",\"kind\":\"load\",\"rss_empty_kib\":$rss_empty,\"rss_loaded_kib\":$rss_loaded,\"load\":$load_line}" \
+        >>"$results/memory.jsonl"
+    stop "$pid"
+}
+
+# restart_once LABEL KIND PORT ROUND: start on the loaded data, time to the first read of a key.
+restart_once() {
+    local label="$1" kind="$2" port="$3" round="$4" cfg="$data_base/$1-mem.cfg"
+    local started_ns finished_ns pid
+    started_ns="$(date +%s%N)"
+    start "$kind" "$cfg" "$data_base/$label-restart.log"
+    pid=$started_pid
+    "$bench_bin" --server "127.0.0.1:$port" first-read --path /corral-bench-load/k00000000 \
+        --timeout-s 600 >/dev/null
+    finished_ns="$(date +%s%N)"
+    sleep 1
+    local rss
+    rss="$(rss_kib "$pid")"
+    local ms=$(((finished_ns - started_ns) / 1000000))
+    echo "== restart $round of $label: first read after $ms ms, RSS $rss KiB" >&2
+    echo "{\"server\":\"$label\",\"kind\":\"restart\",\"round\":$round,\"restart_ms\":$ms,\"rss_restarted_kib\":$rss}" \
+        >>"$results/memory.jsonl"
+    stop "$pid"
+}
+
+memory_and_restart() {
+    load_and_measure corral corral 21813
+    load_and_measure zookeeper zk 21814
+    local round
+    for round in $(seq 1 "$rounds"); do
+        restart_once corral corral 21813 "$round"
+        restart_once zookeeper zk 21814 "$round"
+    done
+}
+
+# --- ZooKeeper ensemble on loopback ----------------------------------------------------------------
+ensemble() {
+    echo "Corral ensembles do not exist yet: the ensemble topology measures ZooKeeper only" >&2
+    local servers=() i
+    for i in 1 2 3; do
+        servers+=("server.$i=127.0.0.1:$((21830 + i)):$((21840 + i))")
+    done
+    local zk_pids=() addrs=""
+    for i in 1 2 3; do
+        local dir="$data_base/zk-ensemble-$i"
+        write_cfg "$data_base/zk-ensemble-$i.cfg" "$dir" $((21820 + i)) "${servers[@]}"
+        echo "$i" >"$dir/myid"
+    done
+    for i in 1 2 3; do
+        start zk-peer "$data_base/zk-ensemble-$i.cfg" "$data_base/zk-ensemble-$i.log"
+        zk_pids+=("$started_pid")
+        addrs="$addrs${addrs:+,}127.0.0.1:$((21820 + i))"
+    done
+    for i in 1 2 3; do
+        wait_ready "127.0.0.1:$((21820 + i))"
+    done
+    local round workload
+    for round in $(seq 1 "$rounds"); do
+        for workload in "${workloads[@]}"; do
+            run_one ensemble zookeeper "$round" "$workload" "$addrs" "${zk_pids[@]}"
+        done
+    done
+    stop "${zk_pids[@]}"
+}
+
+case "$topology" in
+standalone) standalone; memory_and_restart ;;
+ensemble) ensemble ;;
+memory) memory_and_restart ;;
+all) standalone; memory_and_restart; ensemble ;;
+esac
+
+# --- Report ----------------------------------------------------------------------------------------
+python3 scripts/bench-report.py "$results" | tee "$results/summary.md"
+echo "results in $results" >&2
