@@ -10,7 +10,7 @@ use crate::ids::{SessionId, Zxid};
 use crate::jute::{create_mode, err, perms, Acl, CreateRequest, MultiOp, Request, Stat};
 use crate::tree::{is_valid_path, parent_path, DataTree};
 use crate::txn::{NodeKind, TxnOp};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::tree::TTL_MS_MAX;
 
@@ -60,6 +60,8 @@ pub struct PrepContext<'a> {
 #[derive(Debug, Default)]
 pub struct Prep {
     overlay: BTreeMap<String, Pending>,
+    /// Paths in the order their changes were prepared, to forget committed ones without a scan.
+    by_zxid: VecDeque<(Zxid, String)>,
     /// Previous overlay entries, to roll back a failed multi.
     undo: Vec<(String, Option<Pending>)>,
 }
@@ -74,12 +76,21 @@ impl Prep {
 
     /// Forgets overlay entries whose newest change is committed at or before `zxid`.
     pub fn committed(&mut self, zxid: Zxid) {
-        self.overlay.retain(|_, p| p.zxid > zxid);
+        while self.by_zxid.front().is_some_and(|(z, _)| *z <= zxid) {
+            let Some((_, path)) = self.by_zxid.pop_front() else {
+                break;
+            };
+            // A later outstanding change to the same path keeps the entry.
+            if self.overlay.get(&path).is_some_and(|p| p.zxid <= zxid) {
+                self.overlay.remove(&path);
+            }
+        }
     }
 
     /// Forgets every outstanding change (the node lost leadership).
     pub fn clear(&mut self) {
         self.overlay.clear();
+        self.by_zxid.clear();
     }
 
     /// Number of paths with outstanding changes.
@@ -103,6 +114,7 @@ impl Prep {
     fn set(&mut self, path: &str, node: Option<PendingNode>, zxid: Zxid) {
         let old = self.overlay.insert(path.to_owned(), Pending { node, zxid });
         self.undo.push((path.to_owned(), old));
+        self.by_zxid.push_back((zxid, path.to_owned()));
     }
 
     fn rollback(&mut self) {

@@ -84,7 +84,7 @@ impl DataTree {
         }
         let terms = self.node_terms(path, &node);
         self.digest = self.digest.wrapping_add(terms);
-        self.nodes.insert(PathKey(path.into()), node);
+        self.nodes.insert(PathKey::new(path.into()), node);
     }
 
     /// Removes a node (children are the caller's concern). Does not touch its parent.

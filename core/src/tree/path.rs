@@ -127,21 +127,48 @@ impl Ord for dyn KeyParts + '_ {
     }
 }
 
-/// The stored key of the node table: a full, valid path.
+/// The stored key of the node table: a full, valid path, with the position of its last `/`
+/// kept so that comparisons (the hot path of every lookup) never search for it again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct PathKey(pub(crate) Box<str>);
+#[serde(from = "Box<str>", into = "Box<str>")]
+pub(crate) struct PathKey {
+    path: Box<str>,
+    /// Byte index of the last `/`, or `u32::MAX` when there is none.
+    split: u32,
+}
 
 impl PathKey {
+    /// The key of a full path.
+    pub(crate) fn new(path: Box<str>) -> PathKey {
+        let split = path.rfind('/').map_or(u32::MAX, |i| i as u32);
+        PathKey { path, split }
+    }
+
     /// The full path.
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        &self.path
+    }
+}
+
+impl From<Box<str>> for PathKey {
+    fn from(path: Box<str>) -> PathKey {
+        PathKey::new(path)
+    }
+}
+
+impl From<PathKey> for Box<str> {
+    fn from(key: PathKey) -> Box<str> {
+        key.path
     }
 }
 
 impl KeyParts for PathKey {
     fn key_parts(&self) -> (&str, &str) {
-        key_parts_of(&self.0)
+        if self.split == u32::MAX {
+            return ("", &self.path);
+        }
+        let i = self.split as usize;
+        (&self.path[..i], &self.path[i + 1..])
     }
 }
 
@@ -212,7 +239,7 @@ mod tests {
     fn children_are_contiguous_in_key_order() {
         let mut keys: Vec<PathKey> = ["/a/b/c", "/a", "/b", "/a/b", "/", "/a/c", "/ab"]
             .iter()
-            .map(|p| PathKey((*p).into()))
+            .map(|p| PathKey::new((*p).into()))
             .collect();
         keys.sort();
         let order: Vec<&str> = keys.iter().map(PathKey::as_str).collect();
