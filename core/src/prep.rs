@@ -159,6 +159,7 @@ impl Prep {
             Request::SetAcl { path, acl, version } => self.set_acl(cx, path, acl, *version),
             Request::Check { path, version } => self.check(cx, path, *version),
             Request::CloseSession => Ok(self.close_session(cx)),
+            Request::DeleteContainer { path } => self.delete_container(cx, path),
             _ => Err(err::UNIMPLEMENTED),
         };
         out.unwrap_or_else(|code| {
@@ -299,6 +300,26 @@ impl Prep {
         parent.stat.pzxid = parent.stat.pzxid.max(cx.zxid.0);
         self.set(parent_path, Some(parent.clone()), cx.zxid);
         self.set(p, None, cx.zxid);
+    }
+
+    /// A client's deleteContainer, checked as ZooKeeper checks it: the body is taken as the
+    /// raw path (so a jute-encoded string is an invalid path: BadArguments); then the node must
+    /// exist, be empty and be a container or TTL node.
+    fn delete_container(&mut self, cx: &PrepContext<'_>, p: &str) -> Outcome {
+        if !is_valid_path(p) || p == "/" {
+            return Err(err::BAD_ARGUMENTS);
+        }
+        let parent_path = parent_path(p).ok_or(err::BAD_ARGUMENTS)?;
+        let node = self.view(cx.tree, p).ok_or(err::NO_NODE)?;
+        if node.stat.num_children > 0 {
+            return Err(err::NOT_EMPTY);
+        }
+        if !matches!(node.kind, NodeKind::Container | NodeKind::Ttl { .. }) {
+            return Err(err::BAD_ARGUMENTS);
+        }
+        let mut parent = self.view(cx.tree, parent_path).ok_or(err::NO_NODE)?;
+        self.delete_unchecked(cx, p, parent_path, &mut parent);
+        Ok(TxnOp::Delete { path: p.to_owned() })
     }
 
     fn set_data(&mut self, cx: &PrepContext<'_>, p: &str, data: &[u8], version: i32) -> Outcome {

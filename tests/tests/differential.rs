@@ -36,8 +36,6 @@ use std::path::{Path, PathBuf};
 /// differs). Their comparison is printed, not asserted.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("acl_auth_scheme_with_id", "auth-scheme ACL with perms READ: ZooKeeper stores digest:alice:x, Corral digest:alice:<digest> (same for perms ALL)"),
-    ("delete_container_opcode", "client deleteContainer (opcode 20): ZooKeeper BadArguments (-8) with a fresh zxid, Corral Unimplemented (-6) and closes"),
-    ("delete_container_opcode/wire", "follows from the above"),
     ("wrong_password", "deliberate: a reconnect with a wrong password does not close the session's live connection in Corral (ZooKeeper closes it before checking the password)"),
     ("wrong_password/wire", "follows from the above"),
 ];

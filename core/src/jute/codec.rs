@@ -63,6 +63,13 @@ impl<'a> Reader<'a> {
         self.offset
     }
 
+    /// Consumes and returns every unread byte.
+    pub fn take_rest(&mut self) -> &'a [u8] {
+        let rest = &self.bytes[self.offset..];
+        self.offset = self.bytes.len();
+        rest
+    }
+
     /// The unread bytes, without consuming them.
     pub fn rest(&self) -> &'a [u8] {
         &self.bytes[self.offset..]
@@ -206,6 +213,11 @@ impl Writer {
     /// True when nothing was written.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
+    }
+
+    /// Writes bytes as they are, with no length prefix.
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
     }
 
     /// Writes a big-endian `int`.

@@ -270,6 +270,12 @@ pub enum Request {
     WhoAmI,
     /// closeSession (-11), empty body.
     CloseSession,
+    /// deleteContainer (20). ZooKeeper issues it internally with the raw UTF-8 path as the whole
+    /// body (no jute length prefix), and reads a client's the same way.
+    DeleteContainer {
+        /// The body read as UTF-8 (lossy), exactly as ZooKeeper reads it.
+        path: String,
+    },
     /// reconfig (16).
     Reconfig {
         /// Comma-separated servers to add.
@@ -315,6 +321,7 @@ impl Request {
             Request::Sasl { .. } => op::SASL,
             Request::WhoAmI => op::WHO_AM_I,
             Request::CloseSession => op::CLOSE_SESSION,
+            Request::DeleteContainer { .. } => op::DELETE_CONTAINER,
             Request::Reconfig { .. } => op::RECONFIG,
         }
     }
@@ -333,6 +340,7 @@ impl Request {
                 | Request::Check { .. }
                 | Request::Multi(_)
                 | Request::CloseSession
+                | Request::DeleteContainer { .. }
                 | Request::Reconfig { .. }
         )
     }
@@ -435,6 +443,9 @@ impl Request {
             },
             op::WHO_AM_I => Request::WhoAmI,
             op::CLOSE_SESSION => Request::CloseSession,
+            op::DELETE_CONTAINER => Request::DeleteContainer {
+                path: String::from_utf8_lossy(r.take_rest()).into_owned(),
+            },
             op::RECONFIG => Request::Reconfig {
                 joining: r.read_string()?,
                 leaving: r.read_string()?,
@@ -518,6 +529,7 @@ impl Request {
                 w.write_buffer(auth);
             }
             Request::Sasl { token } => w.write_buffer(token),
+            Request::DeleteContainer { path } => w.write_raw(path.as_bytes()),
             Request::Reconfig {
                 joining,
                 leaving,

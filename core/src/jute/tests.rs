@@ -182,6 +182,9 @@ fn session_request() -> Vec<BoxedStrategy<Request>> {
         Just(Request::Ping).boxed(),
         Just(Request::WhoAmI).boxed(),
         Just(Request::CloseSession).boxed(),
+        text()
+            .prop_map(|path| Request::DeleteContainer { path })
+            .boxed(),
         set_watches(false).prop_map(Request::SetWatches).boxed(),
         set_watches(true).prop_map(Request::SetWatches2).boxed(),
         path_int()
@@ -390,8 +393,9 @@ proptest! {
     #[test]
     fn truncated_request_is_an_error(req in request(), cut in any::<prop::sample::Index>()) {
         let body = encode_body(&req);
-        if body.is_empty() {
-            // Ping, whoAmI and closeSession have nothing to cut.
+        if body.is_empty() || matches!(req, Request::DeleteContainer { .. }) {
+            // Ping, whoAmI and closeSession have nothing to cut; deleteContainer's body is a raw
+            // path, so any prefix of it is a (different) path.
             return Ok(());
         }
         let cut = cut.index(body.len());
