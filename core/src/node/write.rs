@@ -168,13 +168,13 @@ impl Node {
                 code: err::RECONFIG_DISABLED,
             },
             _ => {
-                let auth = match self.conns.get(&conn) {
-                    Some(c) => c.auth.clone(),
-                    None => return,
+                // Borrow the connection's ids in place: no copy on the write path.
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
                 };
                 let cx = PrepContext {
                     tree: &self.tree,
-                    auth: &auth,
+                    auth: &c.auth,
                     session,
                     zxid,
                     time_ms: self.now.wall_ms,
@@ -186,7 +186,7 @@ impl Node {
             self.sessions.mark_closing(session);
         }
         let multi_ops = match &request {
-            Request::Multi(ops) => ops.iter().map(multi_opcode).collect(),
+            Request::Multi(ops) => ops.iter().map(MultiOp::opcode).collect(),
             _ => Vec::new(),
         };
         let origin = Origin::Request {
@@ -227,19 +227,5 @@ impl Node {
             TxnOp::CloseSession => self.sessions.close(txn.session),
             _ => {}
         }
-    }
-}
-
-fn multi_opcode(op: &MultiOp) -> i32 {
-    match op {
-        MultiOp::Create(_) => op::CREATE,
-        MultiOp::Create2(_) => op::CREATE2,
-        MultiOp::CreateContainer(_) => op::CREATE_CONTAINER,
-        MultiOp::CreateTtl(_) => op::CREATE_TTL,
-        MultiOp::Delete { .. } => op::DELETE,
-        MultiOp::SetData { .. } => op::SET_DATA,
-        MultiOp::Check { .. } => op::CHECK,
-        MultiOp::GetChildren { .. } => op::GET_CHILDREN,
-        MultiOp::GetData { .. } => op::GET_DATA,
     }
 }
