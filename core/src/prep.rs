@@ -102,11 +102,11 @@ impl Prep {
         if let Some(p) = self.overlay.get(path) {
             return p.node.clone();
         }
-        let node = tree.get(path)?;
+        let (node, acl, kind) = tree.view(path)?;
         Some(PendingNode {
             stat: node.stat,
-            acl: tree.acl(path).unwrap_or(&[]).to_vec(),
-            kind: tree.kind(path).unwrap_or(NodeKind::Persistent),
+            acl: acl.to_vec(),
+            kind,
             child_creates: node.child_creates(),
         })
     }

@@ -442,20 +442,20 @@ impl DataTree {
         version: i32,
         fx: &mut Effects,
     ) -> OpResult {
-        let Some(old) = self.stat(path) else {
-            return OpResult::failed(err::NO_NODE, path);
-        };
         let Ok(data_length) = i32::try_from(data.len()) else {
             return OpResult::failed(err::BAD_ARGUMENTS, path);
         };
-        let stat = Stat {
+        let new_stat = |old: &Stat| Stat {
             mzxid: zxid,
             mtime: time_ms,
             version,
             data_length,
-            ..old
+            ..*old
         };
-        let (old_data, old_stat) = self.set_data(path, data.to_vec(), stat);
+        let Some((old_data, old_stat, stat)) = self.update_data(path, data.to_vec(), new_stat)
+        else {
+            return OpResult::failed(err::NO_NODE, path);
+        };
         fx.undo.push(Undo::DataSet {
             path: path.to_owned(),
             data: old_data,

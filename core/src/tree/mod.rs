@@ -131,7 +131,18 @@ impl DataTree {
     /// The kind of the node at `path`, as it was created.
     pub fn kind(&self, path: &str) -> Option<NodeKind> {
         let node = self.get(path)?;
-        Some(match node.kind {
+        Some(self.kind_of(path, node))
+    }
+
+    /// The node at `path` with its ACL and kind, found with one lookup (the request path's
+    /// common case).
+    pub fn view(&self, path: &str) -> Option<(&Znode, &[Acl], NodeKind)> {
+        let node = self.get(path)?;
+        Some((node, self.acls.get(node.acl), self.kind_of(path, node)))
+    }
+
+    fn kind_of(&self, path: &str, node: &Znode) -> NodeKind {
+        match node.kind {
             KindTag::Persistent => NodeKind::Persistent,
             KindTag::Ephemeral => NodeKind::Ephemeral {
                 owner: SessionId(node.stat.ephemeral_owner),
@@ -140,7 +151,7 @@ impl DataTree {
             KindTag::Ttl => NodeKind::Ttl {
                 ttl_ms: self.ttls.get(path).copied().unwrap_or(0),
             },
-        })
+        }
     }
 
     /// The names of the children of `path`, sorted by bytes.

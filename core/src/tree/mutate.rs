@@ -131,15 +131,31 @@ impl DataTree {
 
     /// Replaces the data and stat of a node; returns the old ones.
     pub(super) fn set_data(&mut self, path: &str, data: Vec<u8>, stat: Stat) -> (Vec<u8>, Stat) {
+        match self.update_data(path, data, |_| stat) {
+            Some((old_data, old_stat, _)) => (old_data, old_stat),
+            None => panic!("set_data of missing node {path}"),
+        }
+    }
+
+    /// Replaces the data of a node and its stat with `stat(old stat)`, in one lookup; returns
+    /// the old data, the old stat and the new stat, or `None` when there is no such node.
+    pub(super) fn update_data(
+        &mut self,
+        path: &str,
+        data: Vec<u8>,
+        stat: impl FnOnce(&Stat) -> Stat,
+    ) -> Option<(Vec<u8>, Stat, Stat)> {
+        if !path.starts_with('/') {
+            return None;
+        }
+        let key = Parts::of(path);
+        let node = self.nodes.get_mut(&key as &dyn KeyParts)?;
+        let stat = stat(&node.stat);
         assert_eq!(
             stat.data_length as usize,
             data.len(),
             "dataLength of {path}"
         );
-        let key = Parts::of(path);
-        let Some(node) = self.nodes.get_mut(&key as &dyn KeyParts) else {
-            panic!("set_data of missing node {path}");
-        };
         let old_terms =
             data_term(path, &node.data).wrapping_add(meta_of(&self.acls, &self.ttls, path, node));
         let old_data = std::mem::replace(&mut node.data, data);
@@ -147,7 +163,7 @@ impl DataTree {
         let new_terms =
             data_term(path, &node.data).wrapping_add(meta_of(&self.acls, &self.ttls, path, node));
         self.digest = self.digest.wrapping_sub(old_terms).wrapping_add(new_terms);
-        (old_data, old_stat)
+        Some((old_data, old_stat, stat))
     }
 
     /// Replaces the ACL and stat of a node; returns the old ones.
