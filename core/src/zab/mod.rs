@@ -1,11 +1,16 @@
-//! ZAB replication, piece by piece. Today: fast leader election (votes, rounds, the decision).
-//! Discovery, synchronization and broadcast build on it next.
+//! ZAB replication, piece by piece. Today: fast leader election, the quorum commit rule (which
+//! the standalone node already commits through), the synchronization plan (DIFF / TRUNC / SNAP)
+//! and the peer messages with their bounded codec. Next: the roles inside `Node`
+//! (`step_looking`, `step_following`, `step_leading`, `step_observing`) that drive them.
 
 pub mod election;
+pub mod message;
 pub mod quorum;
+pub mod sync;
 pub mod vote;
 
 pub use election::{Decision, Election};
+pub use message::PeerMessage;
 pub use quorum::AckTracker;
 pub use vote::{Notification, PeerState, Vote};
 

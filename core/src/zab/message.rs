@@ -1,0 +1,213 @@
+//! Messages between servers. A transport only frames and carries them: each is one bincode
+//! record behind a length prefix, and decoding is bounded and total.
+
+use super::vote::Notification;
+use crate::ids::{Epoch, SessionId, Zxid};
+use crate::txn::Txn;
+use bincode::Options;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// One message from one server to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerMessage {
+    /// Election: the sender's vote, round and state.
+    Vote(Notification),
+    /// Discovery, learner to prospective leader: what the learner has.
+    FollowerInfo {
+        /// The learner's accepted epoch.
+        accepted_epoch: Epoch,
+        /// The learner's last logged zxid.
+        last_zxid: Zxid,
+        /// True for an observer (it never votes or acknowledges).
+        observer: bool,
+    },
+    /// Discovery, leader to learner: the new epoch, above every accepted epoch of a quorum.
+    LeaderInfo {
+        /// The proposed epoch.
+        new_epoch: Epoch,
+    },
+    /// Discovery, learner to leader: the new epoch is accepted.
+    AckEpoch {
+        /// The learner's current (last acknowledged NEWLEADER) epoch.
+        current_epoch: Epoch,
+        /// The learner's last logged zxid.
+        last_zxid: Zxid,
+    },
+    /// Synchronization: the transactions after `after` follow.
+    Diff {
+        /// The last zxid both logs share.
+        after: Zxid,
+    },
+    /// Synchronization: drop logged transactions after `to`; the ones after it follow.
+    Trunc {
+        /// The last zxid to keep.
+        to: Zxid,
+    },
+    /// Synchronization: replace the state with this snapshot.
+    Snap {
+        /// The snapshot's last zxid.
+        zxid: Zxid,
+        /// The encoded state, as `Output::Snapshot` writes it.
+        state: Vec<u8>,
+    },
+    /// Synchronization: one committed transaction of a DIFF.
+    SyncTxn(Txn),
+    /// Synchronization is complete: log everything durably and acknowledge.
+    NewLeader {
+        /// The new epoch.
+        epoch: Epoch,
+        /// The leader's last zxid at the end of synchronization.
+        zxid: Zxid,
+    },
+    /// The learner's log is durable through the NEWLEADER point.
+    AckNewLeader {
+        /// The acknowledged zxid.
+        zxid: Zxid,
+    },
+    /// A quorum has synchronized: start serving clients.
+    UpToDate,
+    /// Broadcast: a proposed transaction.
+    Proposal(Txn),
+    /// Broadcast: the follower's log is durable through `zxid`.
+    Ack {
+        /// Highest durable zxid.
+        zxid: Zxid,
+    },
+    /// Broadcast: every proposal through `zxid` is committed.
+    Commit {
+        /// Highest committed zxid.
+        zxid: Zxid,
+    },
+    /// Broadcast to observers: a committed transaction.
+    Inform(Txn),
+    /// Leader heartbeat; the learner answers with the sessions it saw activity from.
+    Ping,
+    /// Learner to leader: sessions touched since the last ping.
+    Touches {
+        /// Sessions with client activity on the learner.
+        sessions: Vec<SessionId>,
+    },
+    /// Learner to leader: a client write (or session management) to prepare, as received.
+    Forward {
+        /// The client's session.
+        session: SessionId,
+        /// The request's xid.
+        cxid: i32,
+        /// The request's opcode.
+        opcode: i32,
+        /// The request body (jute).
+        body: Vec<u8>,
+    },
+    /// Learner to leader: confirm leadership and report the commit point (read-index sync).
+    ReadIndex {
+        /// Correlates the reply.
+        id: u64,
+    },
+    /// Leader to learner: leadership confirmed by a quorum; serve once applied through `zxid`.
+    ReadIndexReply {
+        /// The request's id.
+        id: u64,
+        /// The commit point at confirmation.
+        zxid: Zxid,
+    },
+}
+
+/// A peer frame that cannot be decoded.
+#[derive(Debug, Error)]
+pub enum MessageError {
+    /// The bytes are not a valid message (or exceed the limit).
+    #[error("undecodable peer message: {0}")]
+    Decode(String),
+}
+
+fn options(limit: u64) -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+        .with_limit(limit)
+}
+
+/// Encodes a message (without the transport's length prefix).
+pub fn encode(message: &PeerMessage) -> Vec<u8> {
+    options(u64::MAX).serialize(message).unwrap_or_default()
+}
+
+/// Decodes one message, never allocating more than `bytes_max` (bounded by the frame's length).
+pub fn decode(bytes: &[u8], bytes_max: usize) -> Result<PeerMessage, MessageError> {
+    let limit = bytes.len().min(bytes_max) as u64;
+    options(limit)
+        .deserialize(bytes)
+        .map_err(|e| MessageError::Decode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::ServerId;
+    use crate::txn::TxnOp;
+    use crate::zab::vote::{PeerState, Vote};
+    use proptest::prelude::*;
+
+    #[test]
+    fn messages_round_trip() {
+        let txn = Txn {
+            zxid: Zxid(7),
+            session: SessionId(3),
+            cxid: 1,
+            opcode: 5,
+            time_ms: 9,
+            op: TxnOp::SetData {
+                path: "/a".into(),
+                data: vec![1, 2],
+                version: 4,
+            },
+        };
+        let vote = Vote {
+            leader: ServerId(2),
+            zxid: Zxid(7),
+            peer_epoch: Epoch(1),
+        };
+        let all = [
+            PeerMessage::Vote(Notification {
+                vote,
+                round: 3,
+                state: PeerState::Looking,
+            }),
+            PeerMessage::Proposal(txn.clone()),
+            PeerMessage::Ack { zxid: Zxid(7) },
+            PeerMessage::Snap {
+                zxid: Zxid(7),
+                state: vec![0; 100],
+            },
+            PeerMessage::Forward {
+                session: SessionId(3),
+                cxid: 1,
+                opcode: 5,
+                body: vec![9],
+            },
+            PeerMessage::UpToDate,
+        ];
+        for m in all {
+            let bytes = encode(&m);
+            assert_eq!(decode(&bytes, 1 << 20).ok(), Some(m));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode(&bytes, 1 << 20);
+        }
+    }
+
+    #[test]
+    fn a_huge_declared_length_is_refused_without_allocating() {
+        // Variant 7 (Snap), zxid, then a vector length of 2^40.
+        let mut bytes = 7u32.to_le_bytes().to_vec();
+        bytes.extend(7i64.to_le_bytes());
+        bytes.extend((1u64 << 40).to_le_bytes());
+        assert!(decode(&bytes, 1 << 20).is_err());
+    }
+}
