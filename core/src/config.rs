@@ -97,6 +97,8 @@ impl Config {
 pub struct PlantedBugs {
     /// Commit and answer a write as soon as it is appended, before it is durable.
     pub ack_before_fsync: bool,
+    /// On session expiry, close the session but leave its ephemerals in the tree.
+    pub skip_ephemeral_removal: bool,
 }
 
 /// A configuration that cannot run.

@@ -3,8 +3,8 @@
 
 use crate::history::{History, Op, OpKind, Outcome};
 use corral_core::jute::{
-    encode_request, err, op, xid, ConnectRequest, ConnectResponse, Reader, Record, ReplyHeader,
-    Request, Response, Writer,
+    create_mode, encode_request, err, op, xid, Acl, ConnectRequest, ConnectResponse, CreateRequest,
+    Reader, Record, ReplyHeader, Request, Response, Writer,
 };
 use corral_core::ConnId;
 use std::collections::BTreeMap;
@@ -12,6 +12,14 @@ use std::collections::BTreeMap;
 /// Path of register `key`.
 pub fn key_path(key: usize) -> String {
     format!("/r{key}")
+}
+
+/// Parent of every client's ephemeral node.
+pub const EPHEMERAL_PARENT: &str = "/eph";
+
+/// Path of client `client`'s ephemeral node.
+pub fn ephemeral_path(client: usize) -> String {
+    format!("{EPHEMERAL_PARENT}/c{client}")
 }
 
 /// Where a client is.
@@ -57,6 +65,8 @@ pub struct Client {
     pub last_send_ns: u64,
     /// History indexes of operations answered since the world last looked.
     pub completed: Vec<usize>,
+    /// A new session was established and its ephemeral node is not created yet.
+    pub needs_ephemeral: bool,
 }
 
 impl Client {
@@ -78,6 +88,7 @@ impl Client {
             paused_until_ns: 0,
             last_send_ns: 0,
             completed: Vec::new(),
+            needs_ephemeral: false,
         }
     }
 
@@ -157,6 +168,19 @@ impl Client {
                 push(self, Request::Sync { path: path.clone() }, false);
                 push(self, Request::GetData { path, watch: false }, true);
             }
+            OpKind::CreateEphemeral => {
+                let req = CreateRequest {
+                    path: ephemeral_path(self.id),
+                    data: Vec::new(),
+                    acl: Acl::open_unsafe(),
+                    flags: create_mode::EPHEMERAL,
+                };
+                push(self, Request::Create(req), true);
+            }
+            OpKind::CheckEphemeral => {
+                let path = ephemeral_path(self.id);
+                push(self, Request::Exists { path, watch: false }, true);
+            }
         }
         history.ops.push(Op {
             client: self.id,
@@ -220,6 +244,8 @@ impl Client {
                 self.session = None;
                 return false;
             }
+            let fresh = self.session.as_ref().map(|s| s.0) != Some(rsp.session_id);
+            self.needs_ephemeral |= fresh;
             self.session = Some((rsp.session_id, rsp.password));
             self.state = ClientState::Connected;
             return true;
@@ -251,6 +277,7 @@ impl Client {
         let (data, stat) = match body {
             Some(Response::GetData { data, stat }) => (data, stat),
             Some(Response::Stat { stat }) => (Vec::new(), stat),
+            Some(Response::Create { .. }) => (Vec::new(), Default::default()),
             _ => return false,
         };
         if opcode == op::GET_DATA {

@@ -19,12 +19,21 @@ pub enum OpKind {
     Get,
     /// sync then getData: must see every write acknowledged before it was issued.
     SyncGet,
+    /// Create the client's ephemeral node for its current session (`/eph/c<client>`).
+    CreateEphemeral,
+    /// exists on the client's ephemeral node: it must be there while its session lives.
+    CheckEphemeral,
 }
 
 impl OpKind {
     /// True for writes.
     pub fn is_write(&self) -> bool {
         matches!(self, OpKind::Set { .. } | OpKind::CasSet { .. })
+    }
+
+    /// True for register reads.
+    pub fn is_read(&self) -> bool {
+        matches!(self, OpKind::Get | OpKind::SyncGet)
     }
 
     /// The value a write writes.

@@ -63,6 +63,13 @@ pub fn run(options: Options, keep_trace: bool) -> RunReport {
         }),
     }
     violations.extend(check::sessions::check_monotonic(&world.history));
+    violations.extend(check::sessions::check_ephemerals(&world.history));
+    for path in world.orphan_ephemerals().into_iter().take(5) {
+        violations.push(Violation {
+            invariant: "ephemerals end with their session",
+            detail: format!("{path} outlived its session"),
+        });
+    }
     for (c, client) in world.clients.iter().enumerate() {
         let before = world.liveness_baseline.get(c).copied().unwrap_or(0);
         if client.completed_ok <= before {

@@ -9,6 +9,8 @@ use std::fmt;
 pub enum Bug {
     /// The server answers a write before its log record is durable.
     AckBeforeFsync,
+    /// The server skips removing a session's ephemerals when the session expires.
+    SkipEphemeralRemoval,
 }
 
 impl Bug {
@@ -16,6 +18,7 @@ impl Bug {
     pub fn parse(s: &str) -> Option<Bug> {
         match s {
             "ack-before-fsync" => Some(Bug::AckBeforeFsync),
+            "skip-ephemeral-removal" => Some(Bug::SkipEphemeralRemoval),
             _ => None,
         }
     }

@@ -137,6 +137,21 @@ impl World {
                 },
             });
         }
+        let keys = options.keys;
+        disk.durable.push(Txn {
+            zxid: Zxid(keys as i64 + 1),
+            session: SessionId(0),
+            cxid: 0,
+            opcode: corral_core::jute::op::CREATE,
+            time_ms: WALL_MS_ORIGIN,
+            op: TxnOp::Create {
+                path: crate::clients::EPHEMERAL_PARENT.to_owned(),
+                data: Vec::new(),
+                acl: corral_core::jute::Acl::open_unsafe(),
+                kind: NodeKind::Persistent,
+                parent_cversion: keys as i32 + 1,
+            },
+        });
         let node_seed = rng.next_u64();
         let mut world = World {
             options,
@@ -223,8 +238,10 @@ impl World {
         config.snap_count = 200;
         config.client_cnxns_per_ip_max = 0;
         config.container_check_interval_ms = 1_000;
-        if self.options.bug == Some(Bug::AckBeforeFsync) {
-            config.planted.ack_before_fsync = true;
+        match self.options.bug {
+            Some(Bug::AckBeforeFsync) => config.planted.ack_before_fsync = true,
+            Some(Bug::SkipEphemeralRemoval) => config.planted.skip_ephemeral_removal = true,
+            None => {}
         }
         config
     }
@@ -560,8 +577,12 @@ impl World {
 
     fn pick_op(&mut self, client: usize, key: usize) -> OpKind {
         let c = &mut self.clients[client];
+        if std::mem::take(&mut c.needs_ephemeral) {
+            return OpKind::CreateEphemeral;
+        }
         let mut value = format!("c{}-{}", c.id, c.writes).into_bytes();
-        match self.rng.next_u64() % 10 {
+        match self.rng.next_u64() % 11 {
+            10 => OpKind::CheckEphemeral,
             0..=2 => {
                 c.writes += 1;
                 value.shrink_to_fit();
@@ -591,6 +612,21 @@ impl World {
                     .map(|n| (n.data.to_vec(), n.stat.mzxid))
             })
             .collect()
+    }
+
+    /// Every ephemeral node of the final tree whose owner session no longer exists.
+    pub fn orphan_ephemerals(&self) -> Vec<String> {
+        let Some(node) = self.server.node.as_ref() else {
+            return Vec::new();
+        };
+        let tree = node.tree();
+        let mut out = Vec::new();
+        for owner in tree.ephemeral_sessions() {
+            if node.sessions().get(owner).is_none() {
+                out.extend(tree.ephemerals(owner));
+            }
+        }
+        out
     }
 
     /// Completed fsyncs, for the report.

@@ -46,3 +46,15 @@ fn planted_ack_before_fsync_is_caught_within_twenty_seeds() {
         "acknowledging before fsync went unnoticed for 20 seeds"
     );
 }
+
+#[test]
+fn planted_skip_ephemeral_removal_is_caught_within_twenty_seeds() {
+    let caught = (0..20).find(|&seed| {
+        let mut o = short(seed);
+        o.bug = Some(Bug::SkipEphemeralRemoval);
+        // Session expiry is what exposes the bug: make clients pause past their timeouts.
+        o.client_pause_probability = o.client_pause_probability.max(0.1);
+        !corral_sim::run(o, false).violations.is_empty()
+    });
+    assert!(caught.is_some(), "ephemerals outliving their sessions went unnoticed for 20 seeds");
+}

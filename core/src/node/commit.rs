@@ -34,6 +34,15 @@ impl Node {
 
     fn commit(&mut self, p: Proposal) {
         let Proposal { txn, origin } = p;
+        #[cfg(feature = "planted-bugs")]
+        if self.config.planted.skip_ephemeral_removal
+            && txn.op == TxnOp::CloseSession
+            && origin == Origin::Server
+        {
+            self.apply_sessions(&txn);
+            self.prep.committed(txn.zxid);
+            return;
+        }
         let applied = self.tree.apply(&txn);
         self.apply_sessions(&txn);
         self.prep.committed(txn.zxid);

@@ -124,7 +124,7 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Violation> {
     }
     for (i, op) in history.ops.iter().enumerate() {
         if let Outcome::Ok { data, mzxid, .. } = &op.outcome {
-            if !op.kind.is_write() {
+            if op.kind.is_read() {
                 cx.observe(op.key, data, *mzxid, &format!("read #{i}"), op.complete_ns);
             }
         }
@@ -199,7 +199,7 @@ fn check_stale_reads(cx: &mut Ctx<'_>) {
     }
     let mut found = Vec::new();
     for (i, op) in ops.iter().enumerate() {
-        let (Outcome::Ok { mzxid, .. }, false) = (&op.outcome, op.kind.is_write()) else {
+        let (Outcome::Ok { mzxid, .. }, true) = (&op.outcome, op.kind.is_read()) else {
             continue;
         };
         let Some(p) = prefix.get(&op.key) else {
