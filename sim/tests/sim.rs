@@ -56,5 +56,8 @@ fn planted_skip_ephemeral_removal_is_caught_within_twenty_seeds() {
         o.client_pause_probability = o.client_pause_probability.max(0.1);
         !corral_sim::run(o, false).violations.is_empty()
     });
-    assert!(caught.is_some(), "ephemerals outliving their sessions went unnoticed for 20 seeds");
+    assert!(
+        caught.is_some(),
+        "ephemerals outliving their sessions went unnoticed for 20 seeds"
+    );
 }
