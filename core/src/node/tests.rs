@@ -682,3 +682,26 @@ fn requests_pipelined_behind_the_handshake_are_held_until_the_session_exists() {
     assert_eq!(frames.len(), 2, "connect response and the create reply");
     assert!(h.node.tree().get("/early").is_some());
 }
+
+#[test]
+fn thousands_of_writes_after_a_storage_failure_are_refused_in_order() {
+    let mut h = Harness::new();
+    let (c, _) = h.connect(1, 4000);
+    h.step(Input::StorageFailed {
+        reason: "EIO".into(),
+    });
+    let mut wire = Vec::new();
+    for xid in 1..=5_000 {
+        wire.extend(crate::jute::encode_request(
+            xid,
+            &create(&format!("/n{xid}"), b"", 0),
+        ));
+        h.pending.insert((c, xid), op::CREATE);
+    }
+    h.bytes(c, wire);
+    let got = h.received(c);
+    assert_eq!(got.len(), 5_000);
+    for (i, r) in got.iter().enumerate() {
+        assert!(matches!(r, Received::Reply(hd, None) if hd.xid == i as i32 + 1 && hd.err != 0));
+    }
+}

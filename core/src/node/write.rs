@@ -158,7 +158,10 @@ impl Node {
         if self.storage_failed.is_some() {
             // Never acknowledge what cannot be made durable.
             self.reply_error(conn, xid, err::SYSTEM_ERROR);
-            self.write_answered(conn);
+            // Answered synchronously, inside `pump`'s loop: no recursion into `pump`.
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.writes_in_flight = c.writes_in_flight.saturating_sub(1);
+            }
             return;
         }
         let opcode = request.opcode();
