@@ -363,6 +363,12 @@ impl Node {
             self.expire_nodes();
             self.arm_container_check();
         }
+        // Every due timer was handled: none may still be due, or the adapter would spin.
+        debug_assert!(self.sessions.next_deadline().is_none_or(|t| t > now));
+        debug_assert!(self
+            .handshake_deadlines
+            .first()
+            .is_none_or(|(t, _)| *t > now));
     }
 
     fn on_storage_failed(&mut self, reason: String) {

@@ -705,3 +705,18 @@ fn thousands_of_writes_after_a_storage_failure_are_refused_in_order() {
         assert!(matches!(r, Received::Reply(hd, None) if hd.xid == i as i32 + 1 && hd.err != 0));
     }
 }
+
+#[test]
+fn an_expiry_after_a_storage_failure_does_not_fire_forever() {
+    let mut h = Harness::new();
+    let (_c, _) = h.connect(1, 1000);
+    h.step(Input::StorageFailed {
+        reason: "EIO".into(),
+    });
+    h.advance_ms(1_500);
+    let next = h.node.poll_timeout();
+    assert!(
+        next.is_none_or(|t| t > h.now.mono),
+        "a timer stays due: the adapter would spin"
+    );
+}

@@ -101,11 +101,13 @@ impl Node {
     }
 
     pub(crate) fn expire_session(&mut self, session: SessionId) {
+        tracing::info!(%session, "session expired");
+        // Stop tracking it either way, so its deadline does not fire again and again.
+        self.sessions.mark_closing(session);
         if self.storage_failed.is_some() {
+            // The close cannot be logged; the session stays refused until a restart.
             return;
         }
-        tracing::info!(%session, "session expired");
-        self.sessions.mark_closing(session);
         let zxid = self.next_zxid();
         let auth = crate::acl::AuthInfo::default();
         let cx = PrepContext {
