@@ -115,15 +115,7 @@ impl Client {
         let mut reader = BufReader::with_capacity(64 << 10, read_half);
         let handshake = async {
             let mut w = Writer::framed();
-            ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: 0,
-                timeout_ms,
-                session_id: 0,
-                password: vec![0; 16],
-                read_only: false,
-            }
-            .write(&mut w);
+            ConnectRequest::new_session(timeout_ms).write(&mut w);
             write_half.write_all(&w.finish_frame()).await?;
             let frame = read_frame(&mut reader).await?;
             ConnectResponse::from_bytes(&frame).map_err(|e| ClientError::Malformed(e.to_string()))

@@ -1,7 +1,7 @@
 //! The discrete-event world: virtual time, one RNG, the server process, its disk, the network
 //! and the clients. Every choice comes from the seed, so a run replays exactly.
 
-use crate::clients::{key_path, Client, ClientState};
+use crate::clients::{key_path, Client, ClientState, EPHEMERAL_PARENT};
 use crate::disk::Disk;
 use crate::history::{History, OpKind};
 use crate::options::{Bug, Options};
@@ -121,37 +121,13 @@ impl World {
             .map(|i| Client::new(i, options.session_timeout_ms))
             .collect();
         let mut disk = Disk::default();
-        for key in 0..options.keys {
-            disk.durable.push(Txn {
-                zxid: Zxid(key as i64 + 1),
-                session: SessionId(0),
-                cxid: 0,
-                opcode: corral_core::jute::op::CREATE,
-                time_ms: WALL_MS_ORIGIN,
-                op: TxnOp::Create {
-                    path: key_path(key),
-                    data: Vec::new(),
-                    acl: corral_core::jute::Acl::open_unsafe(),
-                    kind: NodeKind::Persistent,
-                    parent_cversion: key as i32 + 1,
-                },
-            });
+        // The registers and the parent of the ephemerals exist from the start.
+        let paths = (0..options.keys)
+            .map(key_path)
+            .chain([EPHEMERAL_PARENT.to_owned()]);
+        for (i, path) in paths.enumerate() {
+            disk.durable.push(initial_create(i as i64 + 1, path));
         }
-        let keys = options.keys;
-        disk.durable.push(Txn {
-            zxid: Zxid(keys as i64 + 1),
-            session: SessionId(0),
-            cxid: 0,
-            opcode: corral_core::jute::op::CREATE,
-            time_ms: WALL_MS_ORIGIN,
-            op: TxnOp::Create {
-                path: crate::clients::EPHEMERAL_PARENT.to_owned(),
-                data: Vec::new(),
-                acl: corral_core::jute::Acl::open_unsafe(),
-                kind: NodeKind::Persistent,
-                parent_cversion: keys as i32 + 1,
-            },
-        });
         let node_seed = rng.next_u64();
         let mut world = World {
             options,
@@ -632,5 +608,23 @@ impl World {
     /// Completed fsyncs, for the report.
     pub fn fsyncs(&self) -> u64 {
         self.server.disk.fsyncs
+    }
+}
+
+/// The create of a node that exists before any client: the `n`th transaction of the log.
+fn initial_create(n: i64, path: String) -> Txn {
+    Txn {
+        zxid: Zxid(n),
+        session: SessionId(0),
+        cxid: 0,
+        opcode: corral_core::jute::op::CREATE,
+        time_ms: WALL_MS_ORIGIN,
+        op: TxnOp::Create {
+            path,
+            data: Vec::new(),
+            acl: corral_core::jute::Acl::open_unsafe(),
+            kind: NodeKind::Persistent,
+            parent_cversion: n as i32,
+        },
     }
 }

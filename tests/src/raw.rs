@@ -90,14 +90,7 @@ impl RawClient {
 
     /// A handshake for a new session with `timeout_ms`.
     pub fn new_session_request(timeout_ms: i32) -> ConnectRequest {
-        ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: 0,
-            timeout_ms,
-            session_id: 0,
-            password: vec![0; 16],
-            read_only: false,
-        }
+        ConnectRequest::new_session(timeout_ms)
     }
 
     /// Sends `req` with `xid` (auth packets use `xid::AUTH`).

@@ -287,6 +287,13 @@ pub trait Record: Sized {
         w.into_bytes()
     }
 
+    /// Encodes the record as a whole frame (4-byte big-endian length, then the record).
+    fn to_frame(&self) -> Vec<u8> {
+        let mut w = Writer::framed();
+        self.write(&mut w);
+        w.finish_frame()
+    }
+
     /// Decodes a record from the start of `bytes`; trailing bytes are ignored, as ZooKeeper does.
     fn from_bytes(bytes: &[u8]) -> Result<Self, JuteError> {
         Self::read(&mut Reader::new(bytes))

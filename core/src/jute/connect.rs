@@ -68,6 +68,20 @@ pub struct ConnectRequest {
     pub read_only: bool,
 }
 
+impl ConnectRequest {
+    /// The handshake of a client asking for a new session with `timeout_ms`.
+    pub fn new_session(timeout_ms: i32) -> ConnectRequest {
+        ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout_ms,
+            session_id: 0,
+            password: vec![0; 16],
+            read_only: false,
+        }
+    }
+}
+
 impl Record for ConnectRequest {
     fn read(r: &mut Reader<'_>) -> Result<Self, JuteError> {
         Ok(ConnectRequest {

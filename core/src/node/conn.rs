@@ -5,7 +5,7 @@ use crate::acl::AuthInfo;
 use crate::ids::{ConnId, SessionId};
 use crate::jute::{
     err, op, ConnectRequest, ConnectResponse, DecodeError, Reader, Record, ReplyHeader, Request,
-    RequestHeader, Writer,
+    RequestHeader,
 };
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -292,7 +292,7 @@ impl Node {
                 password: vec![0; 16],
                 read_only: false,
             };
-            self.send(conn, frame_of(&rsp));
+            self.send(conn, rsp.to_frame());
             self.close_conn(conn);
             return;
         }
@@ -334,7 +334,7 @@ impl Node {
         };
         let early = std::mem::take(&mut c.early_frames);
         self.session_conn.insert(session, conn);
-        self.send(conn, frame_of(&rsp));
+        self.send(conn, rsp.to_frame());
         for frame in early {
             self.on_frame(conn, &frame);
         }
@@ -462,13 +462,6 @@ impl Node {
         };
         self.send(conn, crate::jute::encode_reply(&header, None));
     }
-}
-
-/// A record as a whole frame.
-pub(crate) fn frame_of(record: &impl Record) -> Vec<u8> {
-    let mut w = Writer::framed();
-    record.write(&mut w);
-    w.finish_frame()
 }
 
 /// Finds the next frame at the start of `inbox`, checking its length before anything is buffered.

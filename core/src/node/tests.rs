@@ -3,7 +3,7 @@
 use super::*;
 use crate::jute::{
     create_mode, err, event, op, xid, Acl, ConnectRequest, ConnectResponse, CreateRequest, MultiOp,
-    MultiResult, Reader, Record, ReplyHeader, Request, Response, WatcherEvent, Writer,
+    MultiResult, Reader, Record, ReplyHeader, Request, Response, WatcherEvent,
 };
 use crate::txn::TxnOp;
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,17 +93,7 @@ impl Harness {
             conn,
             ip: "127.0.0.1".into(),
         });
-        let req = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: 0,
-            timeout_ms,
-            session_id: 0,
-            password: vec![0; 16],
-            read_only: false,
-        };
-        let mut w = Writer::framed();
-        req.write(&mut w);
-        self.bytes(conn, w.finish_frame());
+        self.bytes(conn, ConnectRequest::new_session(timeout_ms).to_frame());
         assert!(
             self.inbox.get(&conn).is_none_or(Vec::is_empty),
             "answered before durable"
@@ -357,16 +347,11 @@ fn reattach_with_password_keeps_the_session_and_wrong_password_is_refused() {
         ip: "127.0.0.1".into(),
     });
     let mut bad = ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: 0,
-        timeout_ms: 4000,
         session_id: rsp.session_id,
         password: vec![9; 16],
-        read_only: false,
+        ..ConnectRequest::new_session(4000)
     };
-    let mut w = Writer::framed();
-    bad.write(&mut w);
-    h.bytes(d, w.finish_frame());
+    h.bytes(d, bad.to_frame());
     let f = h.take_frames(d).remove(0);
     assert_eq!(
         ConnectResponse::from_bytes(&f).map(|r| r.timeout_ms).ok(),
@@ -379,9 +364,7 @@ fn reattach_with_password_keeps_the_session_and_wrong_password_is_refused() {
         ip: "127.0.0.1".into(),
     });
     bad.password = rsp.password.clone();
-    let mut w = Writer::framed();
-    bad.write(&mut w);
-    h.bytes(e, w.finish_frame());
+    h.bytes(e, bad.to_frame());
     let f = h.take_frames(e).remove(0);
     let ok = ConnectResponse::from_bytes(&f).expect("response");
     assert_eq!(ok.session_id, rsp.session_id);
@@ -661,17 +644,7 @@ fn requests_pipelined_behind_the_handshake_are_held_until_the_session_exists() {
         conn,
         ip: "127.0.0.1".into(),
     });
-    let req = ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: 0,
-        timeout_ms: 4000,
-        session_id: 0,
-        password: vec![0; 16],
-        read_only: false,
-    };
-    let mut w = Writer::framed();
-    req.write(&mut w);
-    let mut wire = w.finish_frame();
+    let mut wire = ConnectRequest::new_session(4000).to_frame();
     wire.extend(crate::jute::encode_request(1, &create("/early", b"", 0)));
     h.pending.insert((conn, 1), op::CREATE);
     h.bytes(conn, wire);
