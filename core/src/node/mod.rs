@@ -23,6 +23,7 @@ use crate::tree::DataTree;
 use crate::txn::Txn;
 use crate::watch::WatchManager;
 use crate::zab::AckTracker;
+use bincode::Options;
 use conn::Conn;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -147,11 +148,13 @@ impl Timer {
     const COUNT: usize = 3;
 }
 
-/// The encoded state inside a snapshot.
+/// The encoded state inside a snapshot. The tree's bytes are borrowed on decode, so a restart
+/// holds the snapshot once, not twice.
 #[derive(Serialize, Deserialize)]
-struct SnapshotState {
+struct SnapshotState<'a> {
     zxid: Zxid,
-    tree: Vec<u8>,
+    #[serde(borrow)]
+    tree: &'a [u8],
     sessions: Vec<(SessionId, Session)>,
 }
 
@@ -237,9 +240,14 @@ impl Node {
 
     fn recover(&mut self, recovered: Recovered) -> Result<(), NodeError> {
         if let Some(bytes) = recovered.snapshot {
-            let state: SnapshotState =
-                bincode::deserialize(&bytes).map_err(|e| NodeError::Snapshot(e.to_string()))?;
-            self.tree = DataTree::from_snapshot(&state.tree)
+            // Bounded by the snapshot's own length: a bad length never allocates more.
+            let state: SnapshotState = bincode::DefaultOptions::new()
+                .with_fixint_encoding()
+                .allow_trailing_bytes()
+                .with_limit(bytes.len() as u64)
+                .deserialize(&bytes)
+                .map_err(|e| NodeError::Snapshot(e.to_string()))?;
+            self.tree = DataTree::from_snapshot(state.tree)
                 .map_err(|e| NodeError::Snapshot(e.to_string()))?;
             for (id, s) in state.sessions {
                 self.sessions.open(id, s, self.now.mono);
@@ -393,9 +401,10 @@ impl Node {
 
     /// Encodes the state for a snapshot as of the last committed zxid.
     pub(crate) fn snapshot_bytes(&self) -> Vec<u8> {
+        let tree = self.tree.to_snapshot();
         let state = SnapshotState {
             zxid: self.tree.last_zxid(),
-            tree: self.tree.to_snapshot(),
+            tree: &tree,
             sessions: self.sessions.to_snapshot(),
         };
         bincode::serialize(&state).unwrap_or_default()
