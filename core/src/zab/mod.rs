@@ -1,8 +1,10 @@
-//! ZAB replication, piece by piece. Today: fast leader election, the quorum commit rule (which
-//! the standalone node already commits through), the synchronization plan (DIFF / TRUNC / SNAP)
+//! ZAB replication, piece by piece. Today: fast leader election, discovery (the new epoch and
+//! the leader's history check), the quorum commit rule (which the standalone node already
+//! commits through), the synchronization plan (DIFF / TRUNC / SNAP)
 //! and the peer messages with their bounded codec. Next: the roles inside `Node`
 //! (`step_looking`, `step_following`, `step_leading`, `step_observing`) that drive them.
 
+pub mod discovery;
 pub mod election;
 pub mod message;
 pub mod quorum;
