@@ -4,7 +4,7 @@
 use crate::history::{History, Op, OpKind, Outcome};
 use corral_core::jute::{
     create_mode, encode_request, err, op, xid, Acl, ConnectRequest, ConnectResponse, CreateRequest,
-    Reader, Record, ReplyHeader, Request, Response, Writer,
+    Reader, Record, ReplyHeader, Request, Response, WatcherEvent, Writer,
 };
 use corral_core::ConnId;
 use std::collections::BTreeMap;
@@ -67,9 +67,30 @@ pub struct Client {
     pub completed: Vec<usize>,
     /// A new session was established and its ephemeral node is not created yet.
     pub needs_ephemeral: bool,
+    /// One-shot data watches this connection holds: register path -> mzxid when it was set.
+    watches: BTreeMap<String, i64>,
 }
 
 impl Client {
+    /// A watch notification arrived: it must match a watch this connection holds, once.
+    fn notified(&mut self, r: &mut Reader<'_>, history: &mut History) {
+        let Ok(ev) = WatcherEvent::read(r) else {
+            history
+                .watch_violations
+                .push(format!("client {}: undecodable notification", self.id));
+            return;
+        };
+        if !ev.path.starts_with("/r") {
+            return;
+        }
+        if self.watches.remove(&ev.path).is_none() {
+            history.watch_violations.push(format!(
+                "client {}: event {} on {} without a pending watch (fired twice, or never set)",
+                self.id, ev.event_type, ev.path
+            ));
+        }
+    }
+
     /// A fresh, disconnected client.
     pub fn new(id: usize, timeout_ms: i32) -> Client {
         Client {
@@ -89,6 +110,7 @@ impl Client {
             last_send_ns: 0,
             completed: Vec::new(),
             needs_ephemeral: false,
+            watches: BTreeMap::new(),
         }
     }
 
@@ -122,6 +144,8 @@ impl Client {
         self.state = ClientState::Disconnected;
         self.outstanding.clear();
         self.inbox.clear();
+        // Watches belong to the connection (this client does not re-register them).
+        self.watches.clear();
     }
 
     /// Frames for a new operation, recorded in `history`.
@@ -164,6 +188,7 @@ impl Client {
                 true,
             ),
             OpKind::Get => push(self, Request::GetData { path, watch: false }, true),
+            OpKind::GetWatch => push(self, Request::GetData { path, watch: true }, true),
             OpKind::SyncGet => {
                 push(self, Request::Sync { path: path.clone() }, false);
                 push(self, Request::GetData { path, watch: false }, true);
@@ -254,7 +279,11 @@ impl Client {
         let Ok(h) = ReplyHeader::read(&mut r) else {
             return false;
         };
-        if h.xid == xid::NOTIFICATION || h.xid == xid::PING {
+        if h.xid == xid::NOTIFICATION {
+            self.notified(&mut r, history);
+            return true;
+        }
+        if h.xid == xid::PING {
             return true;
         }
         if h.zxid > 0 {
@@ -282,6 +311,22 @@ impl Client {
         };
         if opcode == op::GET_DATA {
             self.versions.insert(op.key, stat.version);
+        }
+        let path = key_path(op.key);
+        let is_register = op.kind.is_read() || op.kind.is_write();
+        let watched = op.kind == OpKind::GetWatch;
+        if let (true, Some(&set_at)) = (is_register, self.watches.get(&path)) {
+            // ZooKeeper sends the event before any reply that shows the change.
+            if stat.mzxid > set_at {
+                history.watch_violations.push(format!(
+                    "client {} saw {path} at mzxid 0x{:x} before the event of its watch set at 0x{set_at:x}",
+                    self.id, stat.mzxid
+                ));
+                self.watches.remove(&path);
+            }
+        }
+        if watched {
+            self.watches.entry(path).or_insert(stat.mzxid);
         }
         op.outcome = Outcome::Ok {
             zxid: h.zxid,

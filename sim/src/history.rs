@@ -19,6 +19,8 @@ pub enum OpKind {
     Get,
     /// sync then getData: must see every write acknowledged before it was issued.
     SyncGet,
+    /// getData that also leaves a one-shot data watch on the register.
+    GetWatch,
     /// Create the client's ephemeral node for its current session (`/eph/c<client>`).
     CreateEphemeral,
     /// exists on the client's ephemeral node: it must be there while its session lives.
@@ -33,7 +35,7 @@ impl OpKind {
 
     /// True for register reads.
     pub fn is_read(&self) -> bool {
-        matches!(self, OpKind::Get | OpKind::SyncGet)
+        matches!(self, OpKind::Get | OpKind::SyncGet | OpKind::GetWatch)
     }
 
     /// The value a write writes.
@@ -94,4 +96,7 @@ pub struct History {
     pub ops: Vec<Op>,
     /// Reply header zxids per (client, session), in arrival order.
     pub session_zxids: Vec<(usize, i64, i64)>,
+    /// Watch-order violations seen by clients as they happened (the client is the only place
+    /// where the order of a notification and a reply on one connection is visible).
+    pub watch_violations: Vec<String>,
 }

@@ -64,6 +64,12 @@ pub fn run(options: Options, keep_trace: bool) -> RunReport {
     }
     violations.extend(check::sessions::check_monotonic(&world.history));
     violations.extend(check::sessions::check_ephemerals(&world.history));
+    for v in world.history.watch_violations.iter().take(5) {
+        violations.push(Violation {
+            invariant: "watches fire once, before the data that triggered them",
+            detail: v.clone(),
+        });
+    }
     for path in world.orphan_ephemerals().into_iter().take(5) {
         violations.push(Violation {
             invariant: "ephemerals end with their session",

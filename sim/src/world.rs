@@ -569,7 +569,8 @@ impl World {
                 let version = c.versions.get(&key).copied().unwrap_or(0);
                 OpKind::CasSet { value, version }
             }
-            5..=7 => OpKind::Get,
+            5..=6 => OpKind::Get,
+            7 => OpKind::GetWatch,
             _ => OpKind::SyncGet,
         }
     }
