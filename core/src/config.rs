@@ -99,6 +99,8 @@ pub struct PlantedBugs {
     pub ack_before_fsync: bool,
     /// On session expiry, close the session but leave its ephemerals in the tree.
     pub skip_ephemeral_removal: bool,
+    /// Serve a read without waiting for the same connection's earlier writes.
+    pub read_before_own_write: bool,
 }
 
 /// A configuration that cannot run.

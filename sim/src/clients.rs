@@ -215,6 +215,7 @@ impl Client {
             invoke_ns: now_ns,
             complete_ns: None,
             outcome: Outcome::Unknown,
+            follows: None,
         });
         self.last_send_ns = now_ns;
         frames

@@ -87,6 +87,8 @@ pub struct Op {
     pub complete_ns: Option<u64>,
     /// How it ended.
     pub outcome: Outcome,
+    /// For a read pipelined right behind a write of the same session: that write's index.
+    pub follows: Option<usize>,
 }
 
 /// Everything the clients did, in issue order.

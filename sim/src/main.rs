@@ -17,7 +17,7 @@ struct Args {
     /// Run a range of seeds, `start..end`.
     #[arg(long)]
     seeds: Option<String>,
-    /// Plant a known bug: ack-before-fsync, skip-ephemeral-removal.
+    /// Plant a known bug: ack-before-fsync, skip-ephemeral-removal, read-before-own-write.
     #[arg(long)]
     bug: Option<String>,
     /// Write the trace of a single run to this file.
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let bug = match args.bug.as_deref().map(Bug::parse) {
         Some(None) => {
-            eprintln!("unknown --bug; known: ack-before-fsync, skip-ephemeral-removal");
+            eprintln!("unknown --bug; known: ack-before-fsync, skip-ephemeral-removal, read-before-own-write");
             return ExitCode::from(2);
         }
         Some(b) => b,

@@ -11,6 +11,8 @@ pub enum Bug {
     AckBeforeFsync,
     /// The server skips removing a session's ephemerals when the session expires.
     SkipEphemeralRemoval,
+    /// The server answers a read before the same session's earlier write is applied.
+    ReadBeforeOwnWrite,
 }
 
 impl Bug {
@@ -19,6 +21,7 @@ impl Bug {
         match s {
             "ack-before-fsync" => Some(Bug::AckBeforeFsync),
             "skip-ephemeral-removal" => Some(Bug::SkipEphemeralRemoval),
+            "read-before-own-write" => Some(Bug::ReadBeforeOwnWrite),
             _ => None,
         }
     }

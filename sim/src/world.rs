@@ -217,6 +217,7 @@ impl World {
         match self.options.bug {
             Some(Bug::AckBeforeFsync) => config.planted.ack_before_fsync = true,
             Some(Bug::SkipEphemeralRemoval) => config.planted.skip_ephemeral_removal = true,
+            Some(Bug::ReadBeforeOwnWrite) => config.planted.read_before_own_write = true,
             None => {}
         }
         config
@@ -531,7 +532,17 @@ impl World {
         let frames = if self.clients[client].idle() {
             let key = self.rand(0, self.options.keys as u64 - 1) as usize;
             let kind = self.pick_op(client, key);
-            self.clients[client].issue(kind, key, now, &mut self.history)
+            let pipelined_read = kind.is_write() && self.chance(0.3);
+            let write_index = self.history.ops.len();
+            let mut frames = self.clients[client].issue(kind, key, now, &mut self.history);
+            if pipelined_read {
+                // FIFO per session: a read sent right behind a write must see it.
+                frames.extend(self.clients[client].issue(OpKind::Get, key, now, &mut self.history));
+                if let Some(read) = self.history.ops.last_mut() {
+                    read.follows = Some(write_index);
+                }
+            }
+            frames
         } else if now - self.clients[client].last_send_ns
             > (self.options.session_timeout_ms as u64 / 3) * MS
         {

@@ -61,3 +61,16 @@ fn planted_skip_ephemeral_removal_is_caught_within_twenty_seeds() {
         "ephemerals outliving their sessions went unnoticed for 20 seeds"
     );
 }
+
+#[test]
+fn planted_read_before_own_write_is_caught_within_twenty_seeds() {
+    let caught = (0..20).find(|&seed| {
+        let mut o = short(seed);
+        o.bug = Some(Bug::ReadBeforeOwnWrite);
+        !corral_sim::run(o, false).violations.is_empty()
+    });
+    assert!(
+        caught.is_some(),
+        "a read overtaking its session's write went unnoticed"
+    );
+}

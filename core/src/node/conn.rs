@@ -439,7 +439,11 @@ impl Node {
                 return;
             };
             let write = front.request.is_write();
-            if !write && c.writes_in_flight > 0 {
+            #[cfg(feature = "planted-bugs")]
+            let fifo = !self.config.planted.read_before_own_write;
+            #[cfg(not(feature = "planted-bugs"))]
+            let fifo = true;
+            if !write && c.writes_in_flight > 0 && fifo {
                 return;
             }
             let Some(q) = c.queue.pop_front() else {

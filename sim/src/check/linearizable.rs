@@ -132,6 +132,7 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Violation> {
     for (key, (value, m)) in final_state.iter().enumerate() {
         cx.observe(key, value, *m, "final state", None);
     }
+    check_read_your_writes(&mut cx);
     check_write_order(&mut cx);
     check_stale_reads(&mut cx);
     check_lost_writes(&mut cx, final_state);
@@ -238,5 +239,24 @@ fn check_lost_writes(cx: &mut Ctx<'_>, final_state: &FinalState) {
     }
     for f in found {
         cx.violation("no lost writes", f);
+    }
+}
+
+/// A read pipelined behind a write of the same session sees that write (ZooKeeper's FIFO
+/// client order).
+fn check_read_your_writes(cx: &mut Ctx<'_>) {
+    let mut found = Vec::new();
+    for (i, op) in cx.history.ops.iter().enumerate() {
+        let (Some(w), Outcome::Ok { mzxid, .. }) = (op.follows, &op.outcome) else {
+            continue;
+        };
+        if let Outcome::Ok { zxid, .. } = cx.history.ops[w].outcome {
+            if *mzxid < zxid {
+                found.push(format!("read #{i} of r{} saw mzxid 0x{mzxid:x}, behind its session's write #{w} at 0x{zxid:x}", op.key));
+            }
+        }
+    }
+    for f in found {
+        cx.violation("reads follow their session's writes", f);
     }
 }
