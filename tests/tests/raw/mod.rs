@@ -1,5 +1,5 @@
-//! A tiny blocking ZooKeeper client that speaks just enough jute for the crash tests: create,
-//! setData and getData, pipelined, with no reconnects and no retries.
+//! A tiny blocking ZooKeeper client for the crash tests: create, setData and getData,
+//! pipelined, with no reconnects and no retries, built on corral-core's jute codec.
 //!
 //! Third-party clients reconnect and resend on their own; a crash test needs to know exactly
 //! which request was on the wire when the server died, so it owns the socket.
@@ -7,19 +7,14 @@
 // Each test binary uses its own subset.
 #![allow(dead_code)]
 
+pub use corral_core::jute::Stat;
+use corral_core::jute::{
+    encode_request, Acl, ConnectRequest, ConnectResponse, CreateRequest, Reader, Record,
+    ReplyHeader, Request,
+};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-
-/// ZooKeeper's opcodes used here.
-mod opcode {
-    pub const CREATE: i32 = 1;
-    pub const GET_DATA: i32 = 4;
-    pub const SET_DATA: i32 = 5;
-}
-
-/// `world:anyone` with every permission.
-const PERMS_ALL: i32 = 31;
 
 /// The frame size this client refuses to read past (a broken length must not allocate).
 const FRAME_BYTES_MAX: usize = 4 << 20;
@@ -38,20 +33,23 @@ pub enum Op {
     GetData { path: String },
 }
 
-/// A node's Stat as the server sent it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stat {
-    pub czxid: i64,
-    pub mzxid: i64,
-    pub ctime: i64,
-    pub mtime: i64,
-    pub version: i32,
-    pub cversion: i32,
-    pub aversion: i32,
-    pub ephemeral_owner: i64,
-    pub data_length: i32,
-    pub num_children: i32,
-    pub pzxid: i64,
+impl Op {
+    fn request(&self) -> Request {
+        match self.clone() {
+            Op::Create { path, data } => Request::Create(CreateRequest {
+                path,
+                data,
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            }),
+            Op::SetData { path, data } => Request::SetData {
+                path,
+                data,
+                version: -1,
+            },
+            Op::GetData { path } => Request::GetData { path, watch: false },
+        }
+    }
 }
 
 /// One reply.
@@ -71,79 +69,15 @@ pub struct RawClient {
     pub session_id: i64,
 }
 
-fn put_i32(out: &mut Vec<u8>, v: i32) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_i64(out: &mut Vec<u8>, v: i64) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_bytes(out: &mut Vec<u8>, v: &[u8]) {
-    put_i32(out, v.len() as i32);
-    out.extend_from_slice(v);
-}
-
-/// Reads big-endian jute fields from a body.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-}
-
-impl Cursor<'_> {
-    fn take<const N: usize>(&mut self) -> io::Result<[u8; N]> {
-        if self.bytes.len() < N {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "short body"));
-        }
-        let mut field = [0u8; N];
-        field.copy_from_slice(&self.bytes[..N]);
-        self.bytes = &self.bytes[N..];
-        Ok(field)
-    }
-
-    fn i32(&mut self) -> io::Result<i32> {
-        self.take::<4>().map(i32::from_be_bytes)
-    }
-
-    fn i64(&mut self) -> io::Result<i64> {
-        self.take::<8>().map(i64::from_be_bytes)
-    }
-
-    fn bytes(&mut self) -> io::Result<Vec<u8>> {
-        let len = self.i32()?;
-        if len < 0 {
-            return Ok(Vec::new());
-        }
-        let len = len as usize;
-        if self.bytes.len() < len {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "short buffer"));
-        }
-        let (field, rest) = self.bytes.split_at(len);
-        self.bytes = rest;
-        Ok(field.to_vec())
-    }
-
-    fn stat(&mut self) -> io::Result<Stat> {
-        Ok(Stat {
-            czxid: self.i64()?,
-            mzxid: self.i64()?,
-            ctime: self.i64()?,
-            mtime: self.i64()?,
-            version: self.i32()?,
-            cversion: self.i32()?,
-            aversion: self.i32()?,
-            ephemeral_owner: self.i64()?,
-            data_length: self.i32()?,
-            num_children: self.i32()?,
-            pzxid: self.i64()?,
-        })
-    }
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
 /// The data and Stat in a getData reply body.
 pub fn parse_get_data(body: &[u8]) -> io::Result<(Vec<u8>, Stat)> {
-    let mut cursor = Cursor { bytes: body };
-    let data = cursor.bytes()?;
-    Ok((data, cursor.stat()?))
+    let mut r = Reader::new(body);
+    let data = r.read_buffer().map_err(invalid)?;
+    Ok((data, Stat::read(&mut r).map_err(invalid)?))
 }
 
 impl RawClient {
@@ -162,29 +96,19 @@ impl RawClient {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(READ_TIMEOUT))?;
-        let mut body = Vec::new();
-        put_i32(&mut body, 0); // protocol version
-        put_i64(&mut body, 0); // last zxid seen
-        put_i32(&mut body, timeout_ms);
-        put_i64(&mut body, 0); // session id: a new session
-        put_bytes(&mut body, &[0; 16]);
-        body.push(0); // read-only: no
         let mut client = RawClient {
             stream,
             next_xid: 1,
             session_id: 0,
         };
-        let mut wire = Vec::new();
-        put_bytes(&mut wire, &body);
+        let mut wire = ConnectRequest::new_session(timeout_ms).to_frame();
         let (requests, xids) = client.encode(ops);
         wire.extend_from_slice(&requests);
         client.stream.write_all(&wire)?;
         let frame = client.read_frame()?;
-        let mut cursor = Cursor { bytes: &frame };
-        let _protocol = cursor.i32()?;
-        let negotiated_ms = cursor.i32()?;
-        client.session_id = cursor.i64()?;
-        if negotiated_ms <= 0 || client.session_id == 0 {
+        let rsp = ConnectResponse::from_bytes(&frame).map_err(invalid)?;
+        client.session_id = rsp.session_id;
+        if rsp.timeout_ms <= 0 || rsp.session_id == 0 {
             return Err(io::Error::other("session refused"));
         }
         Ok((client, xids))
@@ -200,10 +124,7 @@ impl RawClient {
         self.stream.read_exact(&mut len)?;
         let len = i32::from_be_bytes(len);
         if len < 0 || len as usize > FRAME_BYTES_MAX {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "bad frame length",
-            ));
+            return Err(invalid("bad frame length"));
         }
         let mut body = vec![0u8; len as usize];
         self.stream.read_exact(&mut body)?;
@@ -225,32 +146,7 @@ impl RawClient {
             let xid = self.next_xid;
             self.next_xid += 1;
             xids.push(xid);
-            let mut body = Vec::new();
-            put_i32(&mut body, xid);
-            match op {
-                Op::Create { path, data } => {
-                    put_i32(&mut body, opcode::CREATE);
-                    put_bytes(&mut body, path.as_bytes());
-                    put_bytes(&mut body, data);
-                    put_i32(&mut body, 1); // one ACL
-                    put_i32(&mut body, PERMS_ALL);
-                    put_bytes(&mut body, b"world");
-                    put_bytes(&mut body, b"anyone");
-                    put_i32(&mut body, 0); // persistent
-                }
-                Op::SetData { path, data } => {
-                    put_i32(&mut body, opcode::SET_DATA);
-                    put_bytes(&mut body, path.as_bytes());
-                    put_bytes(&mut body, data);
-                    put_i32(&mut body, -1);
-                }
-                Op::GetData { path } => {
-                    put_i32(&mut body, opcode::GET_DATA);
-                    put_bytes(&mut body, path.as_bytes());
-                    body.push(0);
-                }
-            }
-            put_bytes(&mut wire, &body);
+            wire.extend(encode_request(xid, &op.request()));
         }
         (wire, xids)
     }
@@ -258,15 +154,13 @@ impl RawClient {
     /// The next reply (watch notifications and pings are never asked for, so none arrive).
     pub fn recv(&mut self) -> io::Result<Reply> {
         let frame = self.read_frame()?;
-        let mut cursor = Cursor { bytes: &frame };
-        let xid = cursor.i32()?;
-        let zxid = cursor.i64()?;
-        let err = cursor.i32()?;
+        let mut r = Reader::new(&frame);
+        let h = ReplyHeader::read(&mut r).map_err(invalid)?;
         Ok(Reply {
-            xid,
-            zxid,
-            err,
-            body: cursor.bytes.to_vec(),
+            xid: h.xid,
+            zxid: h.zxid,
+            err: h.err,
+            body: r.rest().to_vec(),
         })
     }
 
@@ -278,7 +172,7 @@ impl RawClient {
             let reply = self.recv()?;
             if reply.xid != xid {
                 let message = format!("reply xid {} where {xid} was due", reply.xid);
-                return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+                return Err(invalid(message));
             }
             replies.push(reply);
         }
