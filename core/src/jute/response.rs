@@ -104,8 +104,10 @@ pub enum Response {
         /// The session's identities.
         clients: Vec<ClientInfo>,
     },
-    /// No body: delete, ping, check, setWatches, setWatches2, addWatch, checkWatches,
-    /// removeWatches, closeSession, auth.
+    /// addWatch: ZooKeeper answers it with an `ErrorResponse` record holding 0.
+    AddWatch,
+    /// No body: delete, ping, check, setWatches, setWatches2, checkWatches, removeWatches,
+    /// closeSession, auth.
     Empty,
 }
 
@@ -137,6 +139,7 @@ impl Response {
             Response::Multi(results) => write_multi_results(w, results),
             Response::MultiRead(results) => write_multi_read_results(w, results),
             Response::WhoAmI { clients } => w.write_vec(clients, |w, c| c.write(w)),
+            Response::AddWatch => w.write_i32(0),
             Response::Empty => {}
         }
     }
@@ -149,7 +152,8 @@ impl Response {
     /// | create2, createTTL, createContainer | `Create2` |
     /// | exists, setData, setACL | `Stat` |
     /// | getData, reconfig | `GetData` |
-    /// | delete, ping, check, setWatches(2), addWatch, checkWatches, removeWatches, closeSession, auth | `Empty` |
+    /// | addWatch | `AddWatch` |
+    /// | delete, ping, check, setWatches(2), checkWatches, removeWatches, closeSession, auth | `Empty` |
     ///
     /// and the rest map to the variant of the same name. sasl is not modelled
     /// (`UnknownOpcode`).
@@ -191,6 +195,10 @@ impl Response {
             },
             op::MULTI => Response::Multi(read_multi_results(r)?),
             op::MULTI_READ => Response::MultiRead(read_multi_read_results(r)?),
+            op::ADD_WATCH => {
+                r.read_i32()?;
+                Response::AddWatch
+            }
             op::WHO_AM_I => Response::WhoAmI {
                 clients: r.read_vec(ClientInfo::read)?,
             },
@@ -199,7 +207,6 @@ impl Response {
             | op::CHECK
             | op::SET_WATCHES
             | op::SET_WATCHES2
-            | op::ADD_WATCH
             | op::CHECK_WATCHES
             | op::REMOVE_WATCHES
             | op::CLOSE_SESSION

@@ -252,7 +252,6 @@ fn response() -> BoxedStrategy<(i32, Response)> {
         op::CHECK,
         op::SET_WATCHES,
         op::SET_WATCHES2,
-        op::ADD_WATCH,
         op::CHECK_WATCHES,
         op::REMOVE_WATCHES,
         op::CLOSE_SESSION,
@@ -315,6 +314,7 @@ fn response() -> BoxedStrategy<(i32, Response)> {
         prop::collection::vec(client, 0..3)
             .prop_map(|clients| (op::WHO_AM_I, Response::WhoAmI { clients }))
             .boxed(),
+        Just((op::ADD_WATCH, Response::AddWatch)).boxed(),
         empty_ops.prop_map(|o| (o, Response::Empty)).boxed(),
     ])
     .boxed()

@@ -33,14 +33,7 @@ impl Node {
             zxid,
             err: code,
         };
-        let mut frame = encode_reply(&header, body.as_ref());
-        if code == err::OK && matches!(request, Request::AddWatch { .. }) {
-            // ZooKeeper answers addWatch with an ErrorResponse record holding 0.
-            frame.extend_from_slice(&0i32.to_be_bytes());
-            let len = (frame.len() - 4) as i32;
-            frame[..4].copy_from_slice(&len.to_be_bytes());
-        }
-        self.send(conn, frame);
+        self.send(conn, encode_reply(&header, body.as_ref()));
     }
 
     fn read(
@@ -115,7 +108,7 @@ impl Node {
                     _ => return Err(err::MARSHALLING_ERROR),
                 };
                 self.watches.add(conn, kind, path);
-                Response::Empty
+                Response::AddWatch
             }
             Request::CheckWatches { path, watcher_type } => {
                 if !WatchManager::valid_watcher_type(*watcher_type) {

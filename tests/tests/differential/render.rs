@@ -239,7 +239,7 @@ fn render_response(labels: &mut Labels<'_>, resp: &Response) -> String {
             ids.sort();
             format!("clients={ids:?}")
         }
-        Response::Empty => "empty".to_owned(),
+        Response::AddWatch | Response::Empty => "empty".to_owned(),
     }
 }
 
