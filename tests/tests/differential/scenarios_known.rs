@@ -324,17 +324,17 @@ fn unknown_opcode() -> Scenario {
         "unknown_opcode",
         vec![
             s(0),
+            // Both servers close after the reply; a request sent after it would race the close,
+            // so the scenario records the close and sends nothing more on that connection.
             Step::Raw {
                 opcode: 9999,
                 body: vec![],
             },
-            sync("/"),
             s(1),
             Step::Raw {
                 opcode: 9999,
                 body: vec![0, 0, 0, 1, b'/'],
             },
-            sync("/"),
         ],
     )
 }
