@@ -25,15 +25,6 @@ struct PendingNode {
     child_creates: i32,
 }
 
-/// True when `p` is a valid path; a sequential create gets a suffix, so validate as if it had one.
-fn valid(p: &str, sequential: bool) -> bool {
-    if sequential {
-        is_valid_path(&format!("{p}1"))
-    } else {
-        is_valid_path(p)
-    }
-}
-
 /// An overlay entry: `None` when the node is deleted by an outstanding change.
 #[derive(Debug, Clone)]
 struct Pending {
@@ -85,17 +76,6 @@ impl Prep {
                 self.overlay.remove(&path);
             }
         }
-    }
-
-    /// Forgets every outstanding change (the node lost leadership).
-    pub fn clear(&mut self) {
-        self.overlay.clear();
-        self.by_zxid.clear();
-    }
-
-    /// Number of paths with outstanding changes.
-    pub fn outstanding(&self) -> usize {
-        self.overlay.len()
     }
 
     fn view(&self, tree: &DataTree, path: &str) -> Option<PendingNode> {
@@ -239,7 +219,7 @@ impl Prep {
         } else {
             c.path.clone()
         };
-        if !valid(&full, false) {
+        if !is_valid_path(&full) {
             return Err(err::BAD_ARGUMENTS);
         }
         if self.view(cx.tree, &full).is_some() {
@@ -323,7 +303,7 @@ impl Prep {
     }
 
     fn set_data(&mut self, cx: &PrepContext<'_>, p: &str, data: &[u8], version: i32) -> Outcome {
-        if !valid(p, false) {
+        if !is_valid_path(p) {
             return Err(err::BAD_ARGUMENTS);
         }
         let mut node = self.view(cx.tree, p).ok_or(err::NO_NODE)?;
@@ -344,7 +324,7 @@ impl Prep {
     }
 
     fn set_acl(&mut self, cx: &PrepContext<'_>, p: &str, acl_req: &[Acl], version: i32) -> Outcome {
-        if !valid(p, false) {
+        if !is_valid_path(p) {
             return Err(err::BAD_ARGUMENTS);
         }
         let acl = acl::fixup(acl_req, cx.auth)?;
@@ -364,7 +344,7 @@ impl Prep {
     }
 
     fn check(&mut self, cx: &PrepContext<'_>, p: &str, version: i32) -> Outcome {
-        if !valid(p, false) {
+        if !is_valid_path(p) {
             return Err(err::BAD_ARGUMENTS);
         }
         let node = self.view(cx.tree, p).ok_or(err::NO_NODE)?;
