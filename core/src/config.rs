@@ -43,6 +43,48 @@ pub struct Config {
     pub planted: PlantedBugs,
     /// Text shown by `conf` and `envi` (set by the adapter: ports, dirs).
     pub info: Vec<(String, String)>,
+    /// The ensemble's members: voters (which include this server unless it observes) and
+    /// observers. A single voter and no observer is a standalone server.
+    pub ensemble: Ensemble,
+    /// Ticks a learner may take to connect to and synchronize with a new leader (initLimit).
+    pub init_limit_ticks: u32,
+    /// Ticks a learner or the leader may stay silent before the other gives up (syncLimit).
+    pub sync_limit_ticks: u32,
+    /// Committed transactions kept in memory to bring a lagging learner up to date with a
+    /// DIFF instead of a whole snapshot (ZooKeeper's commitLogCount).
+    pub history_txns_max: usize,
+    /// Keep a record of every applied zxid and the tree digest after it, for the simulator's
+    /// replica checkers (drained with `Node::drain_applied`). Off in production.
+    pub record_applied: bool,
+}
+
+/// Who takes part in replication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ensemble {
+    /// Servers that vote in elections and acknowledge proposals.
+    pub voters: BTreeSet<ServerId>,
+    /// Servers that only learn committed transactions and serve clients.
+    pub observers: BTreeSet<ServerId>,
+}
+
+impl Ensemble {
+    /// An ensemble of one voter.
+    pub fn standalone(me: ServerId) -> Ensemble {
+        Ensemble {
+            voters: [me].into_iter().collect(),
+            observers: BTreeSet::new(),
+        }
+    }
+
+    /// Every member, voters and observers.
+    pub fn members(&self) -> BTreeSet<ServerId> {
+        self.voters.union(&self.observers).copied().collect()
+    }
+
+    /// Voters needed for a quorum.
+    pub fn quorum(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
 }
 
 impl Config {
@@ -63,7 +105,24 @@ impl Config {
             handshake_timeout_ms: 10_000,
             info: Vec::new(),
             planted: PlantedBugs::default(),
+            ensemble: Ensemble::standalone(ServerId(1)),
+            init_limit_ticks: 10,
+            sync_limit_ticks: 5,
+            history_txns_max: 500,
+            record_applied: false,
         }
+    }
+
+    /// True when this server is the whole ensemble.
+    pub fn is_standalone(&self) -> bool {
+        self.ensemble.observers.is_empty()
+            && self.ensemble.voters.len() == 1
+            && self.ensemble.voters.contains(&self.server_id)
+    }
+
+    /// True when this server observes (never votes).
+    pub fn is_observer(&self) -> bool {
+        self.ensemble.observers.contains(&self.server_id)
     }
 
     /// Checks the fields against each other.
@@ -88,6 +147,17 @@ impl Config {
         if self.snap_count < 2 {
             return Err(ConfigError::SnapCount(self.snap_count));
         }
+        let e = &self.ensemble;
+        let me = self.server_id;
+        if e.voters.is_empty()
+            || e.voters.contains(&me) == e.observers.contains(&me)
+            || e.voters.intersection(&e.observers).next().is_some()
+        {
+            return Err(ConfigError::Ensemble(me.0));
+        }
+        if self.init_limit_ticks == 0 || self.sync_limit_ticks == 0 {
+            return Err(ConfigError::Limits);
+        }
         Ok(())
     }
 }
@@ -101,6 +171,12 @@ pub struct PlantedBugs {
     pub skip_ephemeral_removal: bool,
     /// Serve a read without waiting for the same connection's earlier writes.
     pub read_before_own_write: bool,
+    /// The leader commits a proposal as soon as it has logged it, without a quorum.
+    pub commit_without_quorum: bool,
+    /// A follower accepts a leader's epoch even when it is older than its accepted epoch.
+    pub accept_stale_epoch: bool,
+    /// A learner applies the transactions of a DIFF again when it already applied them.
+    pub double_apply_after_resync: bool,
 }
 
 /// A configuration that cannot run.
@@ -126,4 +202,10 @@ pub enum ConfigError {
     /// snapCount must be at least 2.
     #[error("snapCount {0} too small")]
     SnapCount(u64),
+    /// The ensemble has no voter, overlaps voters and observers, or omits this server.
+    #[error("ensemble invalid: server {0} must be exactly one of voter or observer, and voters must not be empty")]
+    Ensemble(u64),
+    /// initLimit and syncLimit must be positive.
+    #[error("initLimit and syncLimit must be positive")]
+    Limits,
 }

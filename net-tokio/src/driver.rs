@@ -273,6 +273,11 @@ impl Driver {
                 Output::Snapshot { zxid, bytes } => {
                     self.send_storage(StorageCommand::Snapshot { zxid, bytes });
                 }
+                // The production adapter runs standalone servers only (peer transport is a
+                // later issue): a standalone node never asks for these.
+                Output::ToPeer { .. } | Output::SaveEpochs(_) | Output::InstallSnapshot { .. } => {
+                    tracing::error!("ensemble output from a standalone node; ignored");
+                }
             }
         }
         if !self.appends.is_empty() {

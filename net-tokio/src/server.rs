@@ -88,6 +88,7 @@ pub async fn serve(
     let recovered = Recovered {
         snapshot: recovered.snapshot.map(|(_, bytes)| bytes),
         txns: recovered.txns,
+        epochs: Default::default(),
     };
     let seed = clock.now().wall_ms as u64 ^ u64::from(std::process::id());
     let node = Node::new(node_config(&sc), recovered, seed, clock.now())?;

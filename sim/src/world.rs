@@ -225,7 +225,11 @@ impl World {
 
     fn start_server(&mut self, seed: u64) {
         let (snapshot, txns) = self.server.disk.recover();
-        let recovered = Recovered { snapshot, txns };
+        let recovered = Recovered {
+            snapshot,
+            txns,
+            epochs: Default::default(),
+        };
         let node = match Node::new(self.node_config(), recovered, seed, self.now()) {
             Ok(n) => n,
             Err(e) => panic!("server cannot recover from its own disk: {e}"),
@@ -297,6 +301,9 @@ impl World {
             Output::Snapshot { zxid, bytes } => {
                 self.trace.line(self.now, format_args!("snapshot {zxid}"));
                 self.server.disk.snapshot = Some((zxid, bytes));
+            }
+            Output::ToPeer { .. } | Output::SaveEpochs(_) | Output::InstallSnapshot { .. } => {
+                unreachable!("a standalone server has no peers")
             }
         }
     }

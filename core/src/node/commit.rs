@@ -1,5 +1,6 @@
 //! Committing: applying durable proposals in zxid order, firing watches, answering clients.
 
+use super::role::Role;
 use super::write::{Origin, Proposal};
 use super::{Node, Output};
 use crate::ids::Zxid;
@@ -15,11 +16,35 @@ impl Node {
         if through > self.persisted {
             self.persisted = through;
         }
+        match &self.role {
+            Role::Following(_) => {
+                self.on_learner_persisted(through);
+                return;
+            }
+            Role::Leading(l) if !l.is_broadcasting() => {
+                self.on_ack_newleader(self.config.server_id, through);
+                return;
+            }
+            Role::Leading(_) | Role::Standalone => {}
+            Role::Looking(_) => return,
+        }
+        #[cfg(feature = "planted-bugs")]
+        if self.config.planted.commit_without_quorum {
+            // The planted bug: the leader's own log is taken for a quorum.
+            self.acks.ack(self.config.server_id, through);
+            self.commit_through(through);
+            return;
+        }
         // The leader's own durable log counts as its acknowledgement; with one voter that is
-        // the quorum. Followers' acknowledgements will arrive through the same tracker.
+        // the quorum. Followers' acknowledgements arrive through the same tracker.
         let Some(committed) = self.acks.ack(self.config.server_id, through) else {
             return;
         };
+        self.commit_through(committed);
+    }
+
+    /// Commits every proposal through `committed`, in zxid order, and tells the learners.
+    pub(crate) fn commit_through(&mut self, committed: Zxid) {
         while self
             .proposals
             .front()
@@ -30,9 +55,12 @@ impl Node {
             };
             self.commit(p);
         }
+        if let Role::Leading(_) = self.role {
+            self.broadcast_commit(committed);
+        }
     }
 
-    fn commit(&mut self, p: Proposal) {
+    pub(crate) fn commit(&mut self, p: Proposal) {
         let Proposal { txn, origin } = p;
         #[cfg(feature = "planted-bugs")]
         if self.config.planted.skip_ephemeral_removal
@@ -41,6 +69,7 @@ impl Node {
         {
             self.apply_sessions(&txn);
             self.prep.committed(txn.zxid);
+            self.remember(txn);
             return;
         }
         let applied = self.tree.apply(&txn);
@@ -48,13 +77,11 @@ impl Node {
         self.prep.committed(txn.zxid);
         self.notify_watchers(&applied);
         self.answer(&txn, &applied, origin);
-        self.txns_since_snapshot += 1;
-        if self.txns_since_snapshot >= self.snapshot_after {
-            self.take_snapshot();
-        }
+        self.remember(txn);
+        self.count_for_snapshot();
     }
 
-    fn take_snapshot(&mut self) {
+    pub(crate) fn take_snapshot(&mut self) {
         self.txns_since_snapshot = 0;
         self.snapshot_after = self.config.snap_count;
         let zxid = self.tree.last_zxid();

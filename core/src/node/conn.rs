@@ -53,6 +53,8 @@ pub(crate) struct Conn {
     pub(crate) handshake_deadline: Option<Instant>,
     /// Request frames that arrived while the session was being created.
     early_frames: Vec<Vec<u8>>,
+    /// A `sync` (xid, path) waiting for the leader's confirmation; later requests wait too.
+    pub(crate) sync_pending: Option<(i32, String)>,
 }
 
 impl Conn {
@@ -71,6 +73,7 @@ impl Conn {
             last_zxid: 0,
             handshake_deadline: None,
             early_frames: Vec::new(),
+            sync_pending: None,
         }
     }
 
@@ -243,6 +246,13 @@ impl Node {
     }
 
     fn on_connect_request(&mut self, conn: ConnId, body: &[u8]) {
+        if !self.role.serves_clients() {
+            // As ZooKeeper: a server that is not serving drops the connection; the client
+            // tries another server.
+            tracing::debug!(conn = conn.0, "not serving clients yet; closing");
+            self.close_conn(conn);
+            return;
+        }
         let req = match ConnectRequest::from_bytes(body) {
             Ok(r) => r,
             Err(e) => {
@@ -278,6 +288,24 @@ impl Node {
     }
 
     fn reattach_session(&mut self, conn: ConnId, session: SessionId, password: &[u8]) {
+        if self.sessions.get(session).is_none() && self.learner().is_some() {
+            // A learner may not have applied the session's creation yet: look again once it
+            // is as current as the leader.
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.state = ConnState::Connecting;
+            }
+            self.learner_read_index(super::learner::Waiter::Reattach {
+                conn,
+                session,
+                password: password.to_vec(),
+            });
+            return;
+        }
+        self.reattach_checked(conn, session, password);
+    }
+
+    /// Reattaches a session known (or not) to be current.
+    pub(crate) fn reattach_checked(&mut self, conn: ConnId, session: SessionId, password: &[u8]) {
         let valid = self.sessions.is_live(session)
             && self
                 .sessions
@@ -356,6 +384,7 @@ impl Node {
             return;
         }
         self.sessions.touch(session, self.now.mono);
+        self.learner_touch(session);
         let request = match Request::decode(header.opcode, &mut r) {
             Ok(req) => req,
             Err(DecodeError::UnknownOpcode(code)) => {
@@ -435,6 +464,9 @@ impl Node {
             let Some(session) = c.session() else {
                 return;
             };
+            if c.sync_pending.is_some() {
+                return;
+            }
             let Some(front) = c.queue.front() else {
                 return;
             };
@@ -452,10 +484,38 @@ impl Node {
             if write {
                 c.writes_in_flight += 1;
                 self.submit_write(conn, session, q.xid, q.request);
+            } else if let (Request::Sync { path }, false) =
+                (&q.request, self.config.is_standalone())
+            {
+                c.sync_pending = Some((q.xid, path.clone()));
+                self.start_sync(conn);
             } else {
                 self.serve_read(conn, session, q.xid, q.request);
             }
         }
+    }
+
+    /// A `sync` in an ensemble: linearizable, through a quorum-confirmed commit point.
+    fn start_sync(&mut self, conn: ConnId) {
+        match self.role {
+            super::role::Role::Leading(_) => self.leader_sync(conn),
+            super::role::Role::Following(_) => {
+                self.learner_read_index(super::learner::Waiter::Sync(conn))
+            }
+            _ => self.close_conn(conn),
+        }
+    }
+
+    /// The sync's commit point is applied: answer it and go on with the queue.
+    pub(crate) fn finish_sync(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let (Some(session), Some((xid, path))) = (c.session(), c.sync_pending.take()) else {
+            return;
+        };
+        self.serve_read(conn, session, xid, Request::Sync { path });
+        self.pump(conn);
     }
 
     pub(crate) fn reply_error(&mut self, conn: ConnId, xid: i32, code: i32) {

@@ -10,23 +10,28 @@
 mod commit;
 mod conn;
 mod fourlw;
+mod leader;
+mod learner;
 mod read;
+mod role;
 mod stats;
 mod write;
 
 use crate::config::Config;
-use crate::ids::{ConnId, SessionId, Zxid};
+use crate::ids::{ConnId, Epoch, ServerId, SessionId, Zxid};
 use crate::prep::Prep;
 use crate::session::{Session, SessionTable};
 use crate::time::{Instant, Now};
 use crate::tree::DataTree;
 use crate::txn::Txn;
 use crate::watch::WatchManager;
-use crate::zab::AckTracker;
+use crate::zab::{AckTracker, PeerMessage};
 use bincode::Options;
 use conn::Conn;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
+use role::Role;
+pub use role::RoleKind;
 use serde::{Deserialize, Serialize};
 pub use stats::Stats;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -72,6 +77,20 @@ pub enum Input {
     },
     /// The time returned by `poll_timeout` has come.
     Timeout,
+    /// A message from another server of the ensemble.
+    Peer {
+        /// The sender.
+        from: ServerId,
+        /// The message.
+        message: PeerMessage,
+    },
+    /// The link to `peer` broke: messages sent on it after the last one delivered are lost.
+    /// The transport delivers the messages of one link in order and without gaps; a new link
+    /// starts after this input.
+    PeerDown {
+        /// The other end.
+        peer: ServerId,
+    },
 }
 
 /// One effect for the adapter to perform, in order.
@@ -103,6 +122,32 @@ pub enum Output {
         /// The encoded state ([`Node::new`] reads it back).
         bytes: Vec<u8>,
     },
+    /// Send a message to another server (dropped by the transport if the link is down).
+    ToPeer {
+        /// The receiver.
+        to: ServerId,
+        /// The message.
+        message: PeerMessage,
+    },
+    /// Record the epochs durably before performing any later output.
+    SaveEpochs(Epochs),
+    /// Replace the durable state with this snapshot, then drop the whole log, before
+    /// performing any later output (a learner received the leader's state).
+    InstallSnapshot {
+        /// The snapshot's last zxid.
+        zxid: Zxid,
+        /// The encoded state, as `Output::Snapshot` carries it.
+        bytes: Vec<u8>,
+    },
+}
+
+/// The two epochs ZAB keeps durable beside the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Epochs {
+    /// The newest epoch this server agreed to (a leader's LEADERINFO it acknowledged).
+    pub accepted: Epoch,
+    /// The epoch of the newest leader whose history this server has adopted (NEWLEADER).
+    pub current: Epoch,
 }
 
 /// The state a node restarts from.
@@ -112,6 +157,8 @@ pub struct Recovered {
     pub snapshot: Option<Vec<u8>>,
     /// Every logged transaction after the snapshot, in zxid order.
     pub txns: Vec<Txn>,
+    /// The epochs last saved with `Output::SaveEpochs`.
+    pub epochs: Epochs,
 }
 
 /// Why a node could not start.
@@ -142,10 +189,12 @@ enum Timer {
     ContainerCheck = 1,
     /// The earliest deadline of a connection that has not completed its handshake.
     Handshake = 2,
+    /// The role's next duty: election messages, heartbeats, liveness checks.
+    Role = 3,
 }
 
 impl Timer {
-    const COUNT: usize = 3;
+    const COUNT: usize = 4;
 }
 
 /// The encoded state inside a snapshot. The tree's bytes are borrowed on decode, so a restart
@@ -191,6 +240,21 @@ pub struct Node {
     pub(crate) snapshot_after: u64,
     pub(crate) storage_failed: Option<String>,
     pub(crate) stats: Stats,
+    /// Where this server stands in the ensemble.
+    pub(crate) role: Role,
+    /// The durable epochs.
+    pub(crate) epochs: Epochs,
+    /// The last election round this server took part in.
+    pub(crate) election_round: u64,
+    /// Committed transactions kept for DIFF synchronization, oldest first.
+    pub(crate) history: VecDeque<Txn>,
+    /// The zxid just before `history[0]`, which the state is known to include.
+    pub(crate) history_base: Zxid,
+    /// Applied zxids and the digest after each, when `config.record_applied`.
+    pub(crate) applied: Vec<(Zxid, u64)>,
+    /// The last zxid committed by a leader before logged proposals were applied on leaving
+    /// a learner role (reported only by the planted double-apply bug).
+    pub(crate) fast_forwarded_from: Option<Zxid>,
 }
 
 impl Node {
@@ -232,9 +296,20 @@ impl Node {
             snapshot_after,
             storage_failed: None,
             stats: Stats::default(),
+            role: Role::Standalone,
+            epochs: recovered.epochs,
+            election_round: 0,
+            history: VecDeque::new(),
+            history_base: Zxid::ZERO,
+            applied: Vec::new(),
+            fast_forwarded_from: None,
         };
         node.recover(recovered)?;
         node.arm_container_check();
+        if !node.config.is_standalone() {
+            node.become_looking();
+        }
+        node.finish_step();
         Ok(node)
     }
 
@@ -250,8 +325,10 @@ impl Node {
             self.tree = DataTree::from_snapshot(state.tree)
                 .map_err(|e| NodeError::Snapshot(e.to_string()))?;
             for (id, s) in state.sessions {
+                self.note_session_id(id);
                 self.sessions.open(id, s, self.now.mono);
             }
+            self.history_base = self.tree.last_zxid();
         }
         for txn in recovered.txns {
             let last = self.tree.last_zxid();
@@ -267,7 +344,7 @@ impl Node {
                     found: txn.zxid,
                 });
             }
-            self.apply_quietly(&txn);
+            self.apply_quietly(txn);
             self.txns_since_snapshot += 1;
         }
         self.last_proposed = self.tree.last_zxid();
@@ -295,6 +372,8 @@ impl Node {
             Input::StorageFailed { reason } => self.on_storage_failed(reason),
             Input::SnapshotWritten { zxid } => tracing::info!(%zxid, "snapshot written"),
             Input::Timeout => self.on_timeout(),
+            Input::Peer { from, message } => self.on_peer(from, message),
+            Input::PeerDown { peer } => self.on_peer_down(peer),
         }
         self.finish_step();
     }
@@ -329,12 +408,39 @@ impl Node {
         self.tree.last_zxid()
     }
 
+    /// This server's role, and the epoch it is in.
+    pub fn role(&self) -> RoleKind {
+        self.role.kind()
+    }
+
+    /// The durable epochs.
+    pub fn epochs(&self) -> Epochs {
+        self.epochs
+    }
+
+    /// The epoch of the leader this server leads or follows, once established.
+    pub fn established_epoch(&self) -> Option<Epoch> {
+        self.role.established_epoch()
+    }
+
+    /// Applied zxids with the tree digest after each, since the last call (only with
+    /// `Config::record_applied`).
+    pub fn drain_applied(&mut self) -> Vec<(Zxid, u64)> {
+        std::mem::take(&mut self.applied)
+    }
+
     /// Emits the coalesced sync and re-arms timers after every input.
     fn finish_step(&mut self) {
         if let Some(through) = self.sync_through.take() {
             self.outputs.push_back(Output::Sync { through });
         }
-        self.timers[Timer::SessionExpiry as usize] = self.sessions.next_deadline();
+        // Only the leader (or a standalone server) decides that a session expired.
+        self.timers[Timer::SessionExpiry as usize] = if self.role.expires_sessions() {
+            self.sessions.next_deadline()
+        } else {
+            None
+        };
+        self.timers[Timer::Role as usize] = self.role_timeout();
         self.timers[Timer::Handshake as usize] =
             self.handshake_deadlines.first().map(|(at, _)| *at);
         #[cfg(debug_assertions)]
@@ -356,6 +462,9 @@ impl Node {
                 self.expire_session(id);
             }
         }
+        if self.timers[Timer::Role as usize].is_some_and(|t| t <= now) {
+            self.on_role_timeout();
+        }
         while let Some(&(at, conn)) = self.handshake_deadlines.first() {
             if at > now {
                 break;
@@ -368,11 +477,16 @@ impl Node {
             self.close_conn(conn);
         }
         if self.timers[Timer::ContainerCheck as usize].is_some_and(|t| t <= now) {
-            self.expire_nodes();
+            if self.role.expires_sessions() {
+                self.expire_nodes();
+            }
             self.arm_container_check();
         }
         // Every due timer was handled: none may still be due, or the adapter would spin.
-        debug_assert!(self.sessions.next_deadline().is_none_or(|t| t > now));
+        debug_assert!(
+            !self.role.expires_sessions() || self.sessions.next_deadline().is_none_or(|t| t > now)
+        );
+        debug_assert!(self.role_timeout().is_none_or(|t| t > now));
         debug_assert!(self
             .handshake_deadlines
             .first()
@@ -399,6 +513,34 @@ impl Node {
         }
     }
 
+    /// Replaces the whole state with a decoded snapshot (a learner's SNAP).
+    pub(crate) fn install_snapshot(&mut self, bytes: &[u8]) -> Result<Zxid, NodeError> {
+        let state: SnapshotState = bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .allow_trailing_bytes()
+            .with_limit(bytes.len() as u64)
+            .deserialize(bytes)
+            .map_err(|e| NodeError::Snapshot(e.to_string()))?;
+        let tree =
+            DataTree::from_snapshot(state.tree).map_err(|e| NodeError::Snapshot(e.to_string()))?;
+        self.tree = tree;
+        self.sessions = SessionTable::new();
+        for (id, s) in state.sessions {
+            self.note_session_id(id);
+            self.sessions.open(id, s, self.now.mono);
+        }
+        self.prep = Prep::new();
+        self.history.clear();
+        self.history_base = self.tree.last_zxid();
+        self.last_proposed = self.tree.last_zxid();
+        self.persisted = self.last_proposed;
+        if self.config.record_applied {
+            self.applied
+                .push((self.tree.last_zxid(), self.tree.digest()));
+        }
+        Ok(self.tree.last_zxid())
+    }
+
     /// Encodes the state for a snapshot as of the last committed zxid.
     pub(crate) fn snapshot_bytes(&self) -> Vec<u8> {
         let tree = self.tree.to_snapshot();
@@ -420,6 +562,8 @@ impl Node {
     #[cfg(debug_assertions)]
     fn check_invariants(&self) {
         assert!(self.persisted <= self.last_proposed || self.proposals.is_empty());
+        assert!(self.epochs.current <= self.epochs.accepted);
+        assert!(self.history.len() <= self.config.history_txns_max);
         assert!(self.tree.last_zxid() <= self.last_proposed);
         let mut prev = self.tree.last_zxid();
         for p in &self.proposals {

@@ -64,6 +64,9 @@ impl Harness {
                 Output::Append(txn) => self.log.push(txn),
                 Output::Sync { through } => self.sync_requested = Some(through),
                 Output::Snapshot { zxid, bytes } => self.snapshots.push((zxid, bytes)),
+                Output::ToPeer { .. } | Output::SaveEpochs(_) | Output::InstallSnapshot { .. } => {
+                    panic!("a standalone node spoke to peers: {out:?}")
+                }
             }
         }
     }
@@ -505,6 +508,7 @@ fn restart_from_snapshot_and_log_reproduces_the_tree() {
     let recovered = Recovered {
         snapshot: Some(bytes),
         txns,
+        epochs: Epochs::default(),
     };
     let restarted = Node::new(config, recovered, 1, h.now).expect("restart");
     assert_eq!(restarted.tree().digest(), h.node.tree().digest());

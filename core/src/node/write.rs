@@ -36,15 +36,16 @@ pub(crate) struct Proposal {
 }
 
 impl Node {
-    fn next_zxid(&self) -> Zxid {
+    pub(crate) fn next_zxid(&self) -> Zxid {
         // A counter overflow needs a new epoch; a standalone server moves to the next one.
         self.last_proposed
             .next()
             .unwrap_or_else(|| Zxid::new(crate::ids::Epoch(self.last_proposed.epoch().0 + 1), 1))
     }
 
-    /// Appends `op` as the next transaction and queues it for commit.
-    fn propose(
+    /// Appends `op` as the next transaction, sends it to the learners, and queues it for
+    /// commit.
+    pub(crate) fn propose(
         &mut self,
         session: SessionId,
         cxid: i32,
@@ -65,6 +66,9 @@ impl Node {
         self.last_proposed = zxid;
         self.outputs.push_back(Output::Append(txn.clone()));
         self.sync_through = Some(zxid);
+        if let super::role::Role::Leading(_) = self.role {
+            self.broadcast_proposal(&txn);
+        }
         self.proposals
             .push_back(super::write::Proposal { txn, origin });
         #[cfg(feature = "planted-bugs")]
@@ -77,6 +81,10 @@ impl Node {
         if self.storage_failed.is_some() {
             tracing::warn!(conn = conn.0, "storage failed: refusing new session");
             self.close_conn(conn);
+            return;
+        }
+        if let super::role::Role::Following(_) = self.role {
+            self.learner_create_session(conn, timeout_ms);
             return;
         }
         let session = SessionId(self.next_session);
@@ -166,6 +174,13 @@ impl Node {
             }
             return;
         }
+        if let super::role::Role::Following(_) = self.role {
+            if let Request::CloseSession = request {
+                self.sessions.mark_closing(session);
+            }
+            self.learner_forward(conn, session, xid, &request);
+            return;
+        }
         let opcode = request.opcode();
         let zxid = self.next_zxid();
         let op = match &request {
@@ -210,10 +225,44 @@ impl Node {
         self.pump(conn);
     }
 
-    /// Applies a committed transaction without answering anyone (recovery, replay).
-    pub(crate) fn apply_quietly(&mut self, txn: &Txn) {
-        self.tree.apply(txn);
-        self.apply_sessions(txn);
+    /// Applies a committed transaction without answering anyone (recovery, synchronization,
+    /// logged proposals when a role ends).
+    pub(crate) fn apply_quietly(&mut self, txn: Txn) {
+        self.tree.apply(&txn);
+        self.apply_sessions(&txn);
+        self.remember(txn);
+    }
+
+    /// Keeps an applied transaction in the history for DIFFs, and records its digest for
+    /// the simulator.
+    pub(crate) fn remember(&mut self, txn: Txn) {
+        if self.config.record_applied {
+            self.applied.push((txn.zxid, self.tree.digest()));
+        }
+        if self.config.is_standalone() {
+            return;
+        }
+        self.history.push_back(txn);
+        while self.history.len() > self.config.history_txns_max {
+            if let Some(old) = self.history.pop_front() {
+                self.history_base = old.zxid;
+            }
+        }
+    }
+
+    /// Counts an applied transaction towards the next snapshot, and takes it when due.
+    pub(crate) fn count_for_snapshot(&mut self) {
+        self.txns_since_snapshot += 1;
+        if self.txns_since_snapshot >= self.snapshot_after {
+            self.take_snapshot();
+        }
+    }
+
+    /// A session id created by this server: later ones must not reuse it after a restart.
+    pub(crate) fn note_session_id(&mut self, id: SessionId) {
+        if (id.0 >> 56) as u64 == self.config.server_id.0 {
+            self.next_session = self.next_session.max(id.0 + 1);
+        }
     }
 
     pub(crate) fn apply_sessions(&mut self, txn: &Txn) {
@@ -227,7 +276,7 @@ impl Node {
                     password: password.clone(),
                 };
                 self.sessions.open(txn.session, s, self.now.mono);
-                self.next_session = self.next_session.max(txn.session.0 + 1);
+                self.note_session_id(txn.session);
             }
             TxnOp::CloseSession => self.sessions.close(txn.session),
             _ => {}

@@ -39,11 +39,6 @@ pub enum PeerMessage {
         /// The last zxid both logs share.
         after: Zxid,
     },
-    /// Synchronization: drop logged transactions after `to`; the ones after it follow.
-    Trunc {
-        /// The last zxid to keep.
-        to: Zxid,
-    },
     /// Synchronization: replace the state with this snapshot.
     Snap {
         /// The snapshot's last zxid.
@@ -81,23 +76,36 @@ pub enum PeerMessage {
     },
     /// Broadcast to observers: a committed transaction.
     Inform(Txn),
-    /// Leader heartbeat; the learner answers with the sessions it saw activity from.
-    Ping,
-    /// Learner to leader: sessions touched since the last ping.
+    /// Leader heartbeat, numbered; the learner answers with `Touches` of the same round. A
+    /// quorum of answers to a round sent after some instant proves leadership at that instant.
+    Ping {
+        /// The heartbeat's number.
+        round: u64,
+    },
+    /// Learner to leader: the answer to a ping, with the sessions it saw activity from.
     Touches {
-        /// Sessions with client activity on the learner.
+        /// The ping answered.
+        round: u64,
+        /// Sessions with client activity on the learner since its last answer.
         sessions: Vec<SessionId>,
     },
-    /// Learner to leader: a client write (or session management) to prepare, as received.
+    /// Learner to leader: a client write to prepare, as received.
     Forward {
         /// The client's session.
         session: SessionId,
-        /// The request's xid.
-        cxid: i32,
-        /// The request's opcode.
-        opcode: i32,
-        /// The request body (jute).
-        body: Vec<u8>,
+        /// The request frame (length prefix, header with xid and opcode, body).
+        frame: Vec<u8>,
+        /// The connection's authenticated ids (scheme, id), for ACL checks.
+        auth: Vec<(String, String)>,
+    },
+    /// Learner to leader: a client asked for a new session; the learner chose its id.
+    CreateSession {
+        /// The new session's id (the learner's server id in the top byte).
+        session: SessionId,
+        /// The negotiated timeout.
+        timeout_ms: i32,
+        /// The session's password.
+        password: Vec<u8>,
     },
     /// Learner to leader: confirm leadership and report the commit point (read-index sync).
     ReadIndex {
@@ -183,9 +191,8 @@ mod tests {
             },
             PeerMessage::Forward {
                 session: SessionId(3),
-                cxid: 1,
-                opcode: 5,
-                body: vec![9],
+                frame: vec![9],
+                auth: vec![("ip".into(), "127.0.0.1".into())],
             },
             PeerMessage::UpToDate,
         ];
@@ -204,8 +211,8 @@ mod tests {
 
     #[test]
     fn a_huge_declared_length_is_refused_without_allocating() {
-        // Variant 7 (Snap), zxid, then a vector length of 2^40.
-        let mut bytes = 7u32.to_le_bytes().to_vec();
+        // Variant 5 (Snap), zxid, then a vector length of 2^40.
+        let mut bytes = 5u32.to_le_bytes().to_vec();
         bytes.extend(7i64.to_le_bytes());
         bytes.extend((1u64 << 40).to_le_bytes());
         assert!(decode(&bytes, 1 << 20).is_err());

@@ -1,0 +1,708 @@
+//! Leading: discovery (a new epoch above every epoch a quorum accepted), synchronization of each
+//! learner (DIFF or SNAP, then NEWLEADER), broadcast (PROPOSAL, quorum of ACKs, COMMIT),
+//! heartbeats carrying session touches, and read-index confirmation for `sync`.
+
+use super::role::Role;
+use super::write::Origin;
+use super::Node;
+use crate::acl::AuthInfo;
+use crate::ids::{ConnId, Epoch, ServerId, SessionId, Zxid};
+use crate::jute::{decode_request, err, op, Id, Request};
+use crate::prep::PrepContext;
+use crate::time::Instant;
+use crate::txn::TxnOp;
+use crate::zab::discovery::{DiscoveryStep, EpochProposal};
+use crate::zab::sync::{plan, SyncPlan};
+use crate::zab::{AckTracker, Notification, PeerMessage};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Read-index waits outstanding at once; more are refused (the learner's client sees a
+/// connection loss and retries).
+const READ_WAITS_MAX: usize = 10_000;
+
+/// Where the leader is in establishing its epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Collecting learners' accepted epochs and their acknowledgements of the new one.
+    Discovering,
+    /// The epoch is established; waiting for a quorum to hold the leader's history durably.
+    Synchronizing,
+    /// Serving: proposing, committing, answering clients.
+    Broadcasting,
+}
+
+/// How far a learner has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Reported its accepted epoch; waiting for the epoch to be proposed.
+    Reported,
+    /// Told the new epoch.
+    EpochSent,
+    /// Acknowledged the epoch, with its last zxid; waiting to be synchronized.
+    EpochAcked(Zxid),
+    /// Sent its state and NEWLEADER; receives proposals and commits from here on.
+    Synced,
+    /// Acknowledged NEWLEADER; told UPTODATE once the leader broadcasts.
+    Acked,
+    /// Serving.
+    Active,
+}
+
+#[derive(Debug)]
+struct Link {
+    stage: Stage,
+    last_heard: Instant,
+    /// The newest ping round it answered.
+    round_answered: u64,
+}
+
+impl Link {
+    fn receives_broadcast(&self) -> bool {
+        matches!(self.stage, Stage::Synced | Stage::Acked | Stage::Active)
+    }
+}
+
+/// Who waits for a read-index confirmation.
+#[derive(Debug, Clone, Copy)]
+enum Reader {
+    Local(ConnId),
+    Remote { learner: ServerId, id: u64 },
+}
+
+#[derive(Debug)]
+struct ReadWait {
+    round: u64,
+    zxid: Zxid,
+    reader: Reader,
+}
+
+/// The leader's state.
+#[derive(Debug)]
+pub(crate) struct Leader {
+    /// The election's outcome, told to servers still looking.
+    pub(crate) vote: Notification,
+    discovery: EpochProposal,
+    phase: Phase,
+    epoch: Option<Epoch>,
+    /// The end of the history imposed on learners at NEWLEADER.
+    newleader_zxid: Zxid,
+    newleader_acks: BTreeSet<ServerId>,
+    links: BTreeMap<ServerId, Link>,
+    /// Discovery and synchronization must finish by then (initLimit).
+    established_by: Instant,
+    pub(crate) next_tick_at: Instant,
+    ping_round: u64,
+    reads: Vec<ReadWait>,
+}
+
+impl Leader {
+    pub(crate) fn is_broadcasting(&self) -> bool {
+        self.phase == Phase::Broadcasting
+    }
+
+    pub(crate) fn epoch(&self) -> Option<Epoch> {
+        self.epoch
+    }
+}
+
+impl Node {
+    fn leader(&mut self) -> Option<&mut Leader> {
+        match &mut self.role {
+            Role::Leading(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    fn tick_ms(&self) -> u64 {
+        u64::from(self.config.tick_time_ms)
+    }
+
+    pub(crate) fn become_leader(&mut self, vote: Notification) {
+        let me = self.config.server_id;
+        let now = self.now.mono;
+        let init_ms = self.tick_ms() * u64::from(self.config.init_limit_ticks);
+        let discovery = EpochProposal::new(
+            self.config.ensemble.voters.clone(),
+            me,
+            self.epochs.accepted,
+            self.epochs.current,
+            self.last_logged(),
+        );
+        self.role = Role::Leading(Box::new(Leader {
+            vote,
+            discovery,
+            phase: Phase::Discovering,
+            epoch: None,
+            newleader_zxid: self.last_logged(),
+            newleader_acks: BTreeSet::new(),
+            links: BTreeMap::new(),
+            established_by: now.plus_ms(init_ms),
+            next_tick_at: now.plus_ms(self.tick_ms() / 2),
+            ping_round: 0,
+            reads: Vec::new(),
+        }));
+        tracing::info!(zxid = %self.last_logged(), "leading: discovering");
+        // The leader's own report: with a single voter it is the quorum.
+        let accepted = self.epochs.accepted;
+        let step = match self.leader() {
+            Some(l) => l.discovery.on_follower_info(me, accepted),
+            None => return,
+        };
+        self.on_discovery_step(step);
+    }
+
+    /// Everything a leader receives from a learner.
+    pub(crate) fn step_leading(&mut self, from: ServerId, message: PeerMessage) {
+        let now = self.now.mono;
+        let Some(l) = self.leader() else {
+            return;
+        };
+        if let Some(link) = l.links.get_mut(&from) {
+            link.last_heard = now;
+        }
+        match message {
+            PeerMessage::FollowerInfo {
+                accepted_epoch,
+                last_zxid: _,
+                observer,
+            } => self.on_follower_info(from, accepted_epoch, observer),
+            PeerMessage::AckEpoch {
+                current_epoch,
+                last_zxid,
+            } => self.on_ack_epoch(from, current_epoch, last_zxid),
+            PeerMessage::AckNewLeader { zxid } => self.on_ack_newleader(from, zxid),
+            PeerMessage::Ack { zxid } => {
+                if self.leader().is_some_and(|l| l.is_broadcasting()) {
+                    if let Some(committed) = self.acks.ack(from, zxid) {
+                        self.commit_through(committed);
+                    }
+                }
+            }
+            PeerMessage::Touches { round, sessions } => {
+                if let Some(link) = self.leader().and_then(|l| l.links.get_mut(&from)) {
+                    link.round_answered = link.round_answered.max(round);
+                }
+                for s in sessions {
+                    self.sessions.touch(s, now);
+                }
+                self.check_reads();
+            }
+            PeerMessage::Forward {
+                session,
+                frame,
+                auth,
+            } => self.on_forward(session, &frame, auth),
+            PeerMessage::CreateSession {
+                session,
+                timeout_ms,
+                password,
+            } => self.on_forwarded_session(session, timeout_ms, password),
+            PeerMessage::ReadIndex { id } => {
+                self.start_read_index(Reader::Remote { learner: from, id })
+            }
+            other => {
+                tracing::warn!(from = from.0, message = ?other, "unexpected message for a leader");
+            }
+        }
+    }
+
+    fn on_follower_info(&mut self, from: ServerId, accepted: Epoch, observer: bool) {
+        let now = self.now.mono;
+        if observer != self.config.ensemble.observers.contains(&from) {
+            tracing::warn!(
+                from = from.0,
+                observer,
+                "learner's role disagrees with the configuration"
+            );
+            return;
+        }
+        let Some(l) = self.leader() else {
+            return;
+        };
+        l.links.insert(
+            from,
+            Link {
+                stage: Stage::Reported,
+                last_heard: now,
+                round_answered: 0,
+            },
+        );
+        let step = l.discovery.on_follower_info(from, accepted);
+        self.on_discovery_step(step);
+    }
+
+    fn on_ack_epoch(&mut self, from: ServerId, current: Epoch, last_zxid: Zxid) {
+        let Some(l) = self.leader() else {
+            return;
+        };
+        let Some(link) = l.links.get_mut(&from) else {
+            return;
+        };
+        if link.stage != Stage::EpochSent {
+            return;
+        }
+        link.stage = Stage::EpochAcked(last_zxid);
+        let step = l.discovery.on_ack_epoch(from, current, last_zxid);
+        if l.phase != Phase::Discovering {
+            // Late learners are synchronized at once.
+            self.sync_learner(from);
+            return;
+        }
+        self.on_discovery_step(step);
+    }
+
+    fn on_discovery_step(&mut self, step: DiscoveryStep) {
+        match step {
+            DiscoveryStep::Wait => {}
+            DiscoveryStep::ProposeEpoch(epoch) => self.propose_epoch(epoch),
+            DiscoveryStep::Established(epoch) => self.establish(epoch),
+            DiscoveryStep::StepDown { newer } => {
+                tracing::warn!(
+                    newer = newer.0,
+                    "a follower has a newer history; stepping down"
+                );
+                self.become_looking();
+            }
+        }
+    }
+
+    fn propose_epoch(&mut self, epoch: Epoch) {
+        #[cfg(feature = "planted-bugs")]
+        let epoch = if self.config.planted.accept_stale_epoch {
+            // The planted bug: the leader's own accepted epoch + 1, whatever the quorum accepted.
+            Epoch(self.epochs.accepted.0 + 1)
+        } else {
+            epoch
+        };
+        let me = self.config.server_id;
+        let (current, last) = (self.epochs.current, self.last_logged());
+        let Some(l) = self.leader() else {
+            return;
+        };
+        if l.epoch.is_none() {
+            l.epoch = Some(epoch);
+            self.epochs.accepted = epoch;
+            self.save_epochs();
+            tracing::info!(epoch = epoch.0, "proposing epoch");
+        }
+        let Some(l) = self.leader() else {
+            return;
+        };
+        let told: Vec<ServerId> = l
+            .links
+            .iter_mut()
+            .filter(|(_, link)| link.stage == Stage::Reported)
+            .map(|(id, link)| {
+                link.stage = Stage::EpochSent;
+                *id
+            })
+            .collect();
+        // The leader accepts its own epoch: with a single voter that establishes it.
+        let step = l.discovery.on_ack_epoch(me, current, last);
+        for to in told {
+            self.send_peer(to, PeerMessage::LeaderInfo { new_epoch: epoch });
+        }
+        if let DiscoveryStep::Established(e) = step {
+            self.establish(e);
+        }
+    }
+
+    fn establish(&mut self, epoch: Epoch) {
+        let Some(l) = self.leader() else {
+            return;
+        };
+        if l.phase != Phase::Discovering {
+            return;
+        }
+        l.phase = Phase::Synchronizing;
+        let waiting: Vec<ServerId> = l
+            .links
+            .iter()
+            .filter(|(_, link)| matches!(link.stage, Stage::EpochAcked(_)))
+            .map(|(id, _)| *id)
+            .collect();
+        self.epochs.current = epoch;
+        self.save_epochs();
+        tracing::info!(epoch = epoch.0, zxid = %self.last_logged(), "epoch established: synchronizing");
+        for id in waiting {
+            self.sync_learner(id);
+        }
+        // The leader's own NEWLEADER acknowledgement: its log durable through its history.
+        let through = self.last_logged();
+        if self.persisted >= through {
+            self.on_ack_newleader(self.config.server_id, through);
+        } else {
+            self.sync_through = Some(self.last_proposed.max(through));
+        }
+    }
+
+    /// Sends a learner what it lacks (DIFF or SNAP), the outstanding proposals, and NEWLEADER.
+    fn sync_learner(&mut self, id: ServerId) {
+        let Some(l) = self.leader() else {
+            return;
+        };
+        let (Some(epoch), Some(link)) = (l.epoch, l.links.get_mut(&id)) else {
+            return;
+        };
+        let Stage::EpochAcked(follower_last) = link.stage else {
+            return;
+        };
+        link.stage = Stage::Synced;
+        let broadcasting = l.phase == Phase::Broadcasting;
+        let newleader_zxid = if broadcasting {
+            self.last_proposed
+        } else {
+            l.newleader_zxid
+        };
+        let history: Vec<Zxid> = self.history.iter().map(|t| t.zxid).collect();
+        match plan(&history, self.history_base, follower_last) {
+            SyncPlan::Diff { after } => {
+                tracing::debug!(learner = id.0, %after, "synchronizing with a DIFF");
+                self.send_peer(id, PeerMessage::Diff { after });
+                let txns: Vec<_> = self
+                    .history
+                    .iter()
+                    .filter(|t| t.zxid > after)
+                    .cloned()
+                    .collect();
+                for txn in txns {
+                    self.send_peer(id, PeerMessage::SyncTxn(txn));
+                }
+            }
+            // The tree cannot be rolled back, so a learner holding transactions the leader
+            // never committed is replaced wholesale, as one too far behind is.
+            SyncPlan::TruncThenDiff { .. } | SyncPlan::Snap => {
+                let zxid = self.tree.last_zxid();
+                tracing::info!(learner = id.0, %zxid, "synchronizing with a snapshot");
+                let state = self.snapshot_bytes();
+                self.send_peer(id, PeerMessage::Snap { zxid, state });
+            }
+        }
+        if broadcasting {
+            let outstanding: Vec<_> = self.proposals.iter().map(|p| p.txn.clone()).collect();
+            for txn in outstanding {
+                self.send_peer(id, PeerMessage::Proposal(txn));
+            }
+        }
+        self.send_peer(
+            id,
+            PeerMessage::NewLeader {
+                epoch,
+                zxid: newleader_zxid,
+            },
+        );
+    }
+
+    pub(crate) fn on_ack_newleader(&mut self, from: ServerId, zxid: Zxid) {
+        let me = self.config.server_id;
+        let quorum = self.config.ensemble.quorum();
+        let voter = self.config.ensemble.voters.contains(&from);
+        let Some(l) = self.leader() else {
+            return;
+        };
+        if from != me {
+            let Some(link) = l.links.get_mut(&from) else {
+                return;
+            };
+            if link.stage != Stage::Synced {
+                return;
+            }
+            link.stage = Stage::Acked;
+        }
+        match l.phase {
+            Phase::Discovering => {}
+            Phase::Synchronizing => {
+                if voter && zxid >= l.newleader_zxid {
+                    l.newleader_acks.insert(from);
+                }
+                if l.newleader_acks.len() >= quorum {
+                    self.start_broadcasting();
+                }
+            }
+            Phase::Broadcasting => {
+                if from != me {
+                    if let Some(committed) = self.acks.ack(from, zxid) {
+                        self.commit_through(committed);
+                    }
+                    self.activate_learner(from);
+                }
+            }
+        }
+    }
+
+    fn start_broadcasting(&mut self) {
+        let now = self.now.mono;
+        let voters = self.config.ensemble.voters.clone();
+        let Some(l) = self.leader() else {
+            return;
+        };
+        let (Some(epoch), history_end) = (l.epoch, l.newleader_zxid) else {
+            return;
+        };
+        l.phase = Phase::Broadcasting;
+        let acked: Vec<ServerId> = l
+            .links
+            .iter()
+            .filter(|(_, link)| link.stage == Stage::Acked)
+            .map(|(id, _)| *id)
+            .collect();
+        // The imposed history is committed: a quorum holds it durably.
+        self.acks = AckTracker::new(voters, history_end);
+        self.last_proposed = Zxid::new(epoch, 0);
+        // A new leader gives every session a full timeout to find a server again.
+        self.sessions.reset_deadlines(now);
+        tracing::info!(epoch = epoch.0, zxid = %history_end, "leading: broadcasting");
+        for id in acked {
+            self.activate_learner(id);
+        }
+    }
+
+    fn activate_learner(&mut self, id: ServerId) {
+        let Some(link) = self.leader().and_then(|l| l.links.get_mut(&id)) else {
+            return;
+        };
+        if link.stage == Stage::Acked {
+            link.stage = Stage::Active;
+            self.send_peer(id, PeerMessage::UpToDate);
+        }
+    }
+
+    /// Sends a proposal to every learner that receives the broadcast.
+    pub(crate) fn broadcast_proposal(&mut self, txn: &crate::txn::Txn) {
+        let Some(l) = self.leader() else {
+            return;
+        };
+        let to: Vec<ServerId> = l
+            .links
+            .iter()
+            .filter(|(_, link)| link.receives_broadcast())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in to {
+            self.send_peer(id, PeerMessage::Proposal(txn.clone()));
+        }
+    }
+
+    /// Tells every learner that everything through `zxid` is committed.
+    pub(crate) fn broadcast_commit(&mut self, zxid: Zxid) {
+        let Some(l) = self.leader() else {
+            return;
+        };
+        let to: Vec<ServerId> = l
+            .links
+            .iter()
+            .filter(|(_, link)| link.receives_broadcast())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in to {
+            self.send_peer(id, PeerMessage::Commit { zxid });
+        }
+        self.check_reads();
+    }
+
+    pub(crate) fn leader_lost_learner(&mut self, peer: ServerId) {
+        if let Some(l) = self.leader() {
+            if l.links.remove(&peer).is_some() {
+                tracing::info!(learner = peer.0, "learner disconnected");
+            }
+        }
+        self.acks.forget(peer);
+    }
+
+    /// Every half tick: heartbeat, and check that a quorum is still with us.
+    pub(crate) fn leader_tick(&mut self) {
+        let now = self.now.mono;
+        let half_tick = (self.tick_ms() / 2).max(1);
+        let sync_ms = self.tick_ms() * u64::from(self.config.sync_limit_ticks);
+        let quorum = self.config.ensemble.quorum();
+        let me = self.config.server_id;
+        let voters = self.config.ensemble.voters.clone();
+        let Some(l) = self.leader() else {
+            return;
+        };
+        l.next_tick_at = now.plus_ms(half_tick);
+        if l.phase != Phase::Broadcasting {
+            if now >= l.established_by {
+                tracing::warn!("no quorum synchronized within initLimit; stepping down");
+                self.become_looking();
+            }
+            return;
+        }
+        let silent: Vec<ServerId> = l
+            .links
+            .iter()
+            .filter(|(_, link)| now.ms_since(link.last_heard) > sync_ms)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in silent {
+            tracing::info!(learner = id.0, "learner silent for too long; dropping it");
+            self.leader_lost_learner(id);
+        }
+        let Some(l) = self.leader() else {
+            return;
+        };
+        let live_voters = l
+            .links
+            .iter()
+            .filter(|(id, link)| voters.contains(id) && link.stage == Stage::Active)
+            .count()
+            + usize::from(voters.contains(&me));
+        if live_voters < quorum {
+            tracing::warn!(live_voters, quorum, "lost the quorum; stepping down");
+            self.become_looking();
+            return;
+        }
+        self.ping();
+    }
+
+    /// Starts a heartbeat round; returns its number.
+    fn ping(&mut self) -> u64 {
+        let Some(l) = self.leader() else {
+            return 0;
+        };
+        l.ping_round += 1;
+        let round = l.ping_round;
+        let to: Vec<ServerId> = l
+            .links
+            .iter()
+            .filter(|(_, link)| link.receives_broadcast())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in to {
+            self.send_peer(id, PeerMessage::Ping { round });
+        }
+        round
+    }
+
+    /// A `sync`: confirm leadership with a quorum round that starts now, then serve once
+    /// applied through the commit point as of now.
+    fn start_read_index(&mut self, reader: Reader) {
+        let zxid = self.acks.committed();
+        let ready = self
+            .leader()
+            .is_some_and(|l| l.is_broadcasting() && l.reads.len() < READ_WAITS_MAX);
+        if !ready {
+            tracing::warn!(
+                ?reader,
+                "read index refused: not broadcasting or too many waits"
+            );
+            if let Reader::Local(conn) = reader {
+                self.close_conn(conn);
+            }
+            return;
+        }
+        let round = self.ping();
+        if let Some(l) = self.leader() {
+            l.reads.push(ReadWait {
+                round,
+                zxid,
+                reader,
+            });
+        }
+        self.check_reads();
+    }
+
+    pub(crate) fn leader_sync(&mut self, conn: ConnId) {
+        self.start_read_index(Reader::Local(conn));
+    }
+
+    /// Answers every read-index wait whose round a quorum has answered.
+    fn check_reads(&mut self) {
+        let me = self.config.server_id;
+        let quorum = self.config.ensemble.quorum();
+        let voters = self.config.ensemble.voters.clone();
+        let committed = self.tree.last_zxid();
+        let Some(l) = self.leader() else {
+            return;
+        };
+        if l.reads.is_empty() {
+            return;
+        }
+        let confirmed = |round: u64| {
+            usize::from(voters.contains(&me))
+                + l.links
+                    .iter()
+                    .filter(|(id, link)| voters.contains(id) && link.round_answered >= round)
+                    .count()
+                >= quorum
+        };
+        let (done, waiting): (Vec<ReadWait>, Vec<ReadWait>) = std::mem::take(&mut l.reads)
+            .into_iter()
+            .partition(|w| confirmed(w.round) && w.zxid <= committed);
+        l.reads = waiting;
+        for w in done {
+            match w.reader {
+                Reader::Local(conn) => self.finish_sync(conn),
+                Reader::Remote { learner, id } => {
+                    self.send_peer(learner, PeerMessage::ReadIndexReply { id, zxid: w.zxid });
+                }
+            }
+        }
+    }
+
+    /// A learner forwarded a client write: prepare and propose it; the learner answers.
+    fn on_forward(&mut self, session: SessionId, frame: &[u8], auth: Vec<(String, String)>) {
+        if !self.leader().is_some_and(|l| l.is_broadcasting()) || self.storage_failed.is_some() {
+            return;
+        }
+        let Some(payload) = frame.get(4..) else {
+            return;
+        };
+        let (header, request) = match decode_request(payload) {
+            Ok((h, r)) if r.is_write() => (h, r),
+            Ok((h, _)) => {
+                tracing::warn!(%session, opcode = h.opcode, "forwarded request is not a write; ignored");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(%session, error = %e, "undecodable forwarded request; ignored");
+                return;
+            }
+        };
+        let auth = AuthInfo {
+            ids: auth.iter().map(|(s, i)| Id::new(s, i)).collect(),
+        };
+        self.sessions.touch(session, self.now.mono);
+        let zxid = self.next_zxid();
+        let op = if !self.sessions.is_live(session) {
+            TxnOp::Error {
+                code: err::SESSION_EXPIRED,
+            }
+        } else {
+            match &request {
+                Request::Reconfig { .. } => TxnOp::Error {
+                    code: err::RECONFIG_DISABLED,
+                },
+                _ => {
+                    let cx = PrepContext {
+                        tree: &self.tree,
+                        auth: &auth,
+                        session,
+                        zxid,
+                        time_ms: self.now.wall_ms,
+                    };
+                    self.prep.prepare(&cx, &request)
+                }
+            }
+        };
+        if let TxnOp::CloseSession = op {
+            self.sessions.mark_closing(session);
+        }
+        self.propose(session, header.xid, header.opcode, op, Origin::Server, zxid);
+    }
+
+    fn on_forwarded_session(&mut self, session: SessionId, timeout_ms: i32, password: Vec<u8>) {
+        if !self.leader().is_some_and(|l| l.is_broadcasting()) || self.storage_failed.is_some() {
+            return;
+        }
+        if self.sessions.get(session).is_some() {
+            return;
+        }
+        let zxid = self.next_zxid();
+        let op = TxnOp::CreateSession {
+            timeout_ms,
+            password,
+        };
+        self.propose(session, 0, op::CREATE_SESSION, op, Origin::Server, zxid);
+    }
+}
