@@ -40,6 +40,8 @@ pub struct Client {
     pub id: usize,
     /// Current connection.
     pub conn: Option<ConnId>,
+    /// The server (index) it is connected to.
+    pub server: Option<usize>,
     /// Lifecycle.
     pub state: ClientState,
     /// Session id and password, once established.
@@ -96,6 +98,7 @@ impl Client {
         Client {
             id,
             conn: None,
+            server: None,
             state: ClientState::Disconnected,
             session: None,
             timeout_ms,

@@ -1,7 +1,9 @@
 //! A simulated disk: appended records stay volatile until an fsync completes; a crash keeps what
 //! was synced plus, maybe, a prefix of what was not (the OS may have written it), and may tear
-//! the last surviving unsynced record (the log checksum cuts it on recovery).
+//! the last surviving unsynced record (the log checksum cuts it on recovery). The epochs file
+//! and snapshots are written synchronously and atomically (temp file, fsync, rename).
 
+use corral_core::node::Epochs;
 use corral_core::txn::Txn;
 use corral_core::Zxid;
 
@@ -12,36 +14,62 @@ pub struct Disk {
     pub durable: Vec<Txn>,
     /// Records written but not yet covered by a completed fsync.
     pub volatile: Vec<Txn>,
-    /// Newest snapshot (written atomically: temp file, fsync, rename).
+    /// Newest snapshot.
     pub snapshot: Option<(Zxid, Vec<u8>)>,
-    /// Records of `volatile` covered by the fsync in flight.
-    pub syncing: Option<usize>,
+    /// ZAB's accepted and current epochs.
+    pub epochs: Epochs,
+    /// Records of `volatile` covered by the fsync in flight, and that fsync's number.
+    pub syncing: Option<(usize, u64)>,
     /// Another sync was asked for while one was in flight.
     pub sync_wanted: bool,
+    /// Number of the last fsync started (a completion for another number is stale).
+    pub sync_number: u64,
     /// Completed fsyncs.
     pub fsyncs: u64,
 }
 
 impl Disk {
-    /// Starts an fsync covering everything written so far; returns how many records it covers,
-    /// or `None` if one is already in flight (it will be followed by another).
-    pub fn start_sync(&mut self) -> Option<usize> {
+    /// Starts an fsync covering everything written so far; returns its number, or `None` if
+    /// one is already in flight (it will be followed by another).
+    pub fn start_sync(&mut self) -> Option<u64> {
         if self.syncing.is_some() {
             self.sync_wanted = true;
             return None;
         }
         self.sync_wanted = false;
-        let n = self.volatile.len();
-        self.syncing = Some(n);
-        Some(n)
+        self.sync_number += 1;
+        self.syncing = Some((self.volatile.len(), self.sync_number));
+        Some(self.sync_number)
     }
 
-    /// The fsync in flight completed: returns the highest durable zxid.
-    pub fn finish_sync(&mut self) -> Zxid {
-        let n = self.syncing.take().unwrap_or(0).min(self.volatile.len());
+    /// The fsync numbered `number` completed: returns the highest durable zxid, or `None` if
+    /// that fsync was abandoned (a snapshot install replaced the log meanwhile).
+    pub fn finish_sync(&mut self, number: u64) -> Option<Zxid> {
+        let (n, current) = self.syncing?;
+        if current != number {
+            return None;
+        }
+        self.syncing = None;
+        let n = n.min(self.volatile.len());
         self.durable.extend(self.volatile.drain(..n));
         self.fsyncs += 1;
-        self.durable.last().map_or(Zxid::ZERO, |t| t.zxid)
+        Some(self.durable_through())
+    }
+
+    /// The highest zxid that survives a crash.
+    pub fn durable_through(&self) -> Zxid {
+        let log = self.durable.last().map(|t| t.zxid);
+        let snap = self.snapshot.as_ref().map(|(z, _)| *z);
+        log.max(snap).unwrap_or(Zxid::ZERO)
+    }
+
+    /// A learner installs its leader's snapshot: it replaces the state and the whole log.
+    pub fn install_snapshot(&mut self, zxid: Zxid, bytes: Vec<u8>) {
+        self.snapshot = Some((zxid, bytes));
+        self.durable.clear();
+        self.volatile.clear();
+        self.syncing = None;
+        self.sync_wanted = false;
     }
 
     /// A crash: `survive` unsynced records reach the platter, and if `torn` the last of them

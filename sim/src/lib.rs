@@ -1,22 +1,26 @@
 //! # corral-sim
 //!
 //! A deterministic, discrete-event simulator for Corral. One seed derives every choice of a run:
-//! its options (swarm testing: each seed picks its own fault mix), network latencies, fsync
-//! times, crashes and what a crash leaves on disk, connection drops, client pauses and every
-//! client operation. A run is a safety phase with faults, then a liveness phase without them;
-//! checkers then judge the history and the final state. The same seed replays the same run,
-//! which the trace hash shows.
-//!
-//! Today the simulated ensemble is one server (ZooKeeper standalone); replication comes with ZAB.
+//! its options (swarm testing: each seed picks its own ensemble of 1-7 voters and 0-2
+//! observers, fault mix and parameters), network latencies, link breaks and partitions, fsync
+//! times, crashes and what a crash leaves on disk, pauses, connection drops, client pauses and
+//! every client operation. A run is a safety phase with faults, then a liveness phase without
+//! them; checkers watch every node after every input and then judge the history and the final
+//! state. The same seed replays the same run, which the trace hash shows.
 
 #![forbid(unsafe_code)]
 
 pub mod check;
 pub mod clients;
 pub mod disk;
+mod finish;
 pub mod history;
+pub mod network;
 pub mod options;
+mod peers;
+pub mod server;
 pub mod trace;
+mod workload;
 pub mod world;
 
 use check::Violation;
@@ -40,26 +44,88 @@ pub struct RunReport {
     pub crashes: u64,
     /// fsyncs completed.
     pub fsyncs: u64,
+    /// Peer messages delivered.
+    pub peer_messages: u64,
+    /// The highest zxid committed.
+    pub last_committed: i64,
     /// The trace lines, when kept.
     pub trace: Vec<String>,
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic".to_owned())
 }
 
 /// Runs one seed with `options` and checks it.
 pub fn run(options: Options, keep_trace: bool) -> RunReport {
     let mut world = World::new(options.clone(), keep_trace);
-    let finished = world.run();
-    let mut violations = Vec::new();
-    if !finished {
-        violations.push(Violation {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| world.run()));
+    let mut violations = std::mem::take(&mut world.replicas.violations);
+    match outcome {
+        Ok(true) => violations.extend(final_checks(&world)),
+        Ok(false) => violations.push(Violation {
             invariant: "run terminates",
             detail: "event limit reached".into(),
+        }),
+        Err(p) => violations.push(Violation {
+            invariant: "no assertion fails",
+            detail: format!("panic at {} ms: {}", world.now / 1_000_000, panic_message(&*p)),
+        }),
+    }
+    for op in &world.history.ops {
+        world
+            .trace
+            .mix(op.invoke_ns ^ op.complete_ns.unwrap_or(u64::MAX).rotate_left(17));
+    }
+    let last_committed = world
+        .replicas
+        .committed
+        .last()
+        .map_or(0, |z| z.0);
+    RunReport {
+        trace_hash: world.trace.hash(),
+        ops: world.history.ops.len(),
+        ops_ok: world
+            .history
+            .ops
+            .iter()
+            .filter(|o| matches!(o.outcome, history::Outcome::Ok { .. }))
+            .count(),
+        crashes: world.crashes,
+        fsyncs: world.fsyncs(),
+        peer_messages: world.peer_messages,
+        last_committed,
+        trace: std::mem::take(&mut world.trace.lines),
+        violations,
+        options,
+    }
+}
+
+/// The checks on the history and the final state.
+fn final_checks(world: &World) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    if !world.has_leader() {
+        violations.push(Violation {
+            invariant: "liveness: a leader is elected once faults stop",
+            detail: "no server leads at the end".into(),
         });
     }
     match world.final_registers() {
-        Some(state) => violations.extend(check::linearizable::check(&world.history, &state)),
+        Some((state, zxid)) => {
+            let committed = world.committed_writes();
+            violations.extend(check::linearizable::check(
+                &world.history,
+                &state,
+                zxid,
+                &committed,
+            ))
+        }
         None => violations.push(Violation {
             invariant: "registers exist",
-            detail: "a register is missing from the final tree".into(),
+            detail: "no serving server, or a register is missing from its tree".into(),
         }),
     }
     violations.extend(check::sessions::check_monotonic(&world.history));
@@ -85,24 +151,5 @@ pub fn run(options: Options, keep_trace: bool) -> RunReport {
             });
         }
     }
-    for op in &world.history.ops {
-        world
-            .trace
-            .mix(op.invoke_ns ^ op.complete_ns.unwrap_or(u64::MAX).rotate_left(17));
-    }
-    RunReport {
-        trace_hash: world.trace.hash(),
-        ops: world.history.ops.len(),
-        ops_ok: world
-            .history
-            .ops
-            .iter()
-            .filter(|o| matches!(o.outcome, history::Outcome::Ok { .. }))
-            .count(),
-        crashes: world.crashes,
-        fsyncs: world.fsyncs(),
-        trace: std::mem::take(&mut world.trace.lines),
-        violations,
-        options,
-    }
+    violations
 }

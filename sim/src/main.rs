@@ -17,7 +17,8 @@ struct Args {
     /// Run a range of seeds, `start..end`.
     #[arg(long)]
     seeds: Option<String>,
-    /// Plant a known bug: ack-before-fsync, skip-ephemeral-removal, read-before-own-write.
+    /// Plant a known bug: ack-before-fsync, skip-ephemeral-removal, read-before-own-write,
+    /// commit-without-quorum, accept-stale-epoch, double-apply-after-resync.
     #[arg(long)]
     bug: Option<String>,
     /// Write the trace of a single run to this file.
@@ -29,7 +30,8 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let bug = match args.bug.as_deref().map(Bug::parse) {
         Some(None) => {
-            eprintln!("unknown --bug; known: ack-before-fsync, skip-ephemeral-removal, read-before-own-write");
+            let known: Vec<&str> = Bug::ALL.iter().map(|(n, _)| *n).collect();
+            eprintln!("unknown --bug; known: {}", known.join(", "));
             return ExitCode::from(2);
         }
         Some(b) => b,
@@ -39,8 +41,7 @@ fn main() -> ExitCode {
         return swarm(&range, bug);
     }
     let seed = args.seed.unwrap_or(0);
-    let mut options = Options::from_seed(seed);
-    options.bug = bug;
+    let options = Options::from_seed_with_bug(seed, bug);
     println!("{options}");
     // Wall time of the simulator itself, for the report; nothing inside the run reads it.
     #[allow(clippy::disallowed_methods)]
@@ -48,11 +49,13 @@ fn main() -> ExitCode {
     let report = corral_sim::run(options, true);
     let wall = started.elapsed();
     println!(
-        "ops={} ok={} crashes={} fsyncs={} wall_ms={}",
+        "ops={} ok={} crashes={} fsyncs={} peer_messages={} last_committed=0x{:x} wall_ms={}",
         report.ops,
         report.ops_ok,
         report.crashes,
         report.fsyncs,
+        report.peer_messages,
+        report.last_committed,
         wall.as_millis()
     );
     println!("trace_hash={:016x}", report.trace_hash);
@@ -75,15 +78,7 @@ fn main() -> ExitCode {
         println!("VIOLATION {v}");
     }
     let bug_flag = bug
-        .map(|_| {
-            format!(
-                " --bug {}",
-                std::env::args()
-                    .skip_while(|a| a != "--bug")
-                    .nth(1)
-                    .unwrap_or_default()
-            )
-        })
+        .map(|b| format!(" --bug {}", b.name()))
         .unwrap_or_default();
     println!("replay: cargo run --release -p corral-sim -- --seed {seed}{bug_flag}");
     ExitCode::FAILURE
@@ -101,8 +96,7 @@ fn swarm(range: &str, bug: Option<Bug>) -> ExitCode {
     let bar = indicatif::ProgressBar::new(end.saturating_sub(start));
     let mut failing = Vec::new();
     for seed in start..end {
-        let mut options = Options::from_seed(seed);
-        options.bug = bug;
+        let options = Options::from_seed_with_bug(seed, bug);
         let report = corral_sim::run(options, false);
         if let Some(v) = report.violations.first() {
             bar.println(format!("seed {seed}: {v}"));

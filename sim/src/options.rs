@@ -1,4 +1,5 @@
-//! Every knob of a run, derived from its seed (swarm testing: each seed picks its own fault mix).
+//! Every knob of a run, derived from its seed (swarm testing: each seed picks its own ensemble,
+//! fault mix and parameters).
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -13,17 +14,44 @@ pub enum Bug {
     SkipEphemeralRemoval,
     /// The server answers a read before the same session's earlier write is applied.
     ReadBeforeOwnWrite,
+    /// The leader commits a proposal once its own log holds it, without a quorum.
+    CommitWithoutQuorum,
+    /// A leader proposes (and learners accept) an epoch without regard to the quorum's.
+    AcceptStaleEpoch,
+    /// A learner applies a DIFF's transactions again after a resync.
+    DoubleApplyAfterResync,
 }
 
 impl Bug {
+    /// Every plantable bug, with its `--bug` name.
+    pub const ALL: [(&'static str, Bug); 6] = [
+        ("ack-before-fsync", Bug::AckBeforeFsync),
+        ("skip-ephemeral-removal", Bug::SkipEphemeralRemoval),
+        ("read-before-own-write", Bug::ReadBeforeOwnWrite),
+        ("commit-without-quorum", Bug::CommitWithoutQuorum),
+        ("accept-stale-epoch", Bug::AcceptStaleEpoch),
+        ("double-apply-after-resync", Bug::DoubleApplyAfterResync),
+    ];
+
     /// Parses a `--bug` value.
     pub fn parse(s: &str) -> Option<Bug> {
-        match s {
-            "ack-before-fsync" => Some(Bug::AckBeforeFsync),
-            "skip-ephemeral-removal" => Some(Bug::SkipEphemeralRemoval),
-            "read-before-own-write" => Some(Bug::ReadBeforeOwnWrite),
-            _ => None,
-        }
+        Bug::ALL.iter().find(|(n, _)| *n == s).map(|(_, b)| *b)
+    }
+
+    /// The `--bug` name.
+    pub fn name(self) -> &'static str {
+        Bug::ALL
+            .iter()
+            .find(|(_, b)| *b == self)
+            .map_or("?", |(n, _)| n)
+    }
+
+    /// True for bugs that only replication can show (they need an ensemble and leader faults).
+    pub fn needs_ensemble(self) -> bool {
+        matches!(
+            self,
+            Bug::CommitWithoutQuorum | Bug::AcceptStaleEpoch | Bug::DoubleApplyAfterResync
+        )
     }
 }
 
@@ -32,6 +60,20 @@ impl Bug {
 pub struct Options {
     /// The seed every other choice derives from.
     pub seed: u64,
+    /// Voting servers (1, 3, 5 or 7).
+    pub voters: usize,
+    /// Observers (0-2; only with more than one voter).
+    pub observers: usize,
+    /// The servers' tickTime, ms.
+    pub tick_ms: u32,
+    /// initLimit, ticks.
+    pub init_limit_ticks: u32,
+    /// syncLimit, ticks.
+    pub sync_limit_ticks: u32,
+    /// Committed transactions a leader keeps for DIFFs (smaller means more SNAPs).
+    pub history_txns_max: usize,
+    /// Transactions between snapshots.
+    pub snap_count: u64,
     /// Number of simulated clients.
     pub clients: usize,
     /// Number of register keys.
@@ -40,16 +82,32 @@ pub struct Options {
     pub safety_ms: u64,
     /// Length of the healed phase in which every client must make progress, simulated ms.
     pub liveness_ms: u64,
-    /// One-way network latency bounds, µs.
+    /// One-way network latency bounds, µs (clients and peers).
     pub latency_us_min: u64,
     /// Upper bound of the latency.
     pub latency_us_max: u64,
+    /// Probability that one peer message is lost, which breaks its link.
+    pub peer_loss_probability: f64,
+    /// Time for both ends to notice a broken link, bounds in ms.
+    pub link_detect_ms_max: u64,
+    /// Mean simulated ms between partitions (symmetric or one-way; 0 = none).
+    pub partition_interval_ms: u64,
+    /// Mean length of a partition, ms.
+    pub partition_ms_mean: u64,
+    /// Mean simulated ms between link flaps (a random peer link breaks; 0 = none).
+    pub flap_interval_ms: u64,
+    /// Mean simulated ms between server pauses (GC-like stalls; 0 = none).
+    pub pause_interval_ms: u64,
+    /// Longest server pause, ms.
+    pub pause_ms_max: u64,
     /// fsync latency bounds, µs.
     pub fsync_us_min: u64,
     /// Upper bound of fsync latency.
     pub fsync_us_max: u64,
     /// Mean simulated ms between server crashes during the safety phase (0 = none).
     pub crash_interval_ms: u64,
+    /// Probability that a crash picks the current leader (when there is one).
+    pub crash_leader_probability: f64,
     /// Probability that a record written but not fsynced survives a crash (prefix of the tail).
     pub unsynced_survive_probability: f64,
     /// Probability that a crash also corrupts the last record on disk (the checksum must cut it).
@@ -72,28 +130,88 @@ fn chance(rng: &mut ChaCha8Rng) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// `interval` with probability `p`, else 0 (the fault is off).
+fn maybe(rng: &mut ChaCha8Rng, p: f64, lo: u64, hi: u64) -> u64 {
+    let on = chance(rng) < p;
+    let v = range(rng, lo, hi);
+    if on {
+        v
+    } else {
+        0
+    }
+}
+
 impl Options {
     /// Derives every option from `seed`.
     pub fn from_seed(seed: u64) -> Options {
+        Options::from_seed_with_bug(seed, None)
+    }
+
+    /// Derives every option from `seed`; a planted bug biases the ensemble and faults towards
+    /// those that expose it (replication bugs need several voters and leader faults).
+    pub fn from_seed_with_bug(seed: u64, bug: Option<Bug>) -> Options {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x006f_7074_696f_6e73);
+        let ensemble_bias = bug.is_some_and(Bug::needs_ensemble);
+        let voters = match rng.next_u64() % 8 {
+            _ if ensemble_bias => [3, 3, 5][(rng.next_u64() % 3) as usize],
+            0 => 1,
+            1..=3 => 3,
+            4..=6 => 5,
+            _ => 7,
+        };
+        let observers = if voters > 1 && rng.next_u64() % 3 == 0 {
+            range(&mut rng, 1, 2) as usize
+        } else {
+            0
+        };
+        let tick_ms = range(&mut rng, 50, 200) as u32;
         let latency_us_min = range(&mut rng, 20, 500);
         let fsync_us_min = range(&mut rng, 50, 2_000);
-        let faults = rng.next_u64() % 4; // 0: none, 1: crashes, 2: connection drops, 3: both
-        Options {
+        let multi = voters > 1;
+        let faults = rng.next_u64() % 4; // bit 0: crashes, bit 1: connection drops
+        let crash_p = if ensemble_bias { 1.0 } else { 0.5 };
+        let mut o = Options {
             seed,
+            voters,
+            observers,
+            tick_ms,
+            init_limit_ticks: range(&mut rng, 5, 10) as u32,
+            sync_limit_ticks: range(&mut rng, 2, 5) as u32,
+            history_txns_max: range(&mut rng, 5, 500) as usize,
+            snap_count: range(&mut rng, 50, 1_000),
             clients: range(&mut rng, 2, 20) as usize,
             keys: range(&mut rng, 1, 8) as usize,
             safety_ms: 20_000,
             liveness_ms: 10_000,
             latency_us_min,
             latency_us_max: latency_us_min + range(&mut rng, 0, 5_000),
+            peer_loss_probability: if multi && rng.next_u64() % 3 == 0 {
+                chance(&mut rng) * 0.002
+            } else {
+                0.0
+            },
+            link_detect_ms_max: range(&mut rng, 5, 1_000),
+            partition_interval_ms: if multi {
+                maybe(&mut rng, 0.5, 1_000, 8_000)
+            } else {
+                0
+            },
+            partition_ms_mean: range(&mut rng, 200, 4_000),
+            flap_interval_ms: if multi {
+                maybe(&mut rng, 0.3, 200, 5_000)
+            } else {
+                0
+            },
+            pause_interval_ms: maybe(&mut rng, 0.3, 1_000, 10_000),
+            pause_ms_max: range(&mut rng, 10, 3_000),
             fsync_us_min,
             fsync_us_max: fsync_us_min + range(&mut rng, 0, 20_000),
-            crash_interval_ms: if faults & 1 == 1 {
+            crash_interval_ms: if faults & 1 == 1 || chance(&mut rng) < crash_p - 0.5 {
                 range(&mut rng, 500, 8_000)
             } else {
                 0
             },
+            crash_leader_probability: chance(&mut rng),
             unsynced_survive_probability: chance(&mut rng),
             torn_tail_probability: chance(&mut rng) * 0.5,
             conn_drop_interval_ms: if faults & 2 == 2 {
@@ -103,14 +221,30 @@ impl Options {
             },
             session_timeout_ms: range(&mut rng, 2_000, 10_000) as i32,
             client_pause_probability: chance(&mut rng) * 0.2,
-            bug: None,
+            bug,
+        };
+        if ensemble_bias {
+            o.crash_interval_ms = o.crash_interval_ms.clamp(300, 3_000);
+            o.crash_leader_probability = o.crash_leader_probability.max(0.5);
         }
+        o
+    }
+
+    /// Every server, voters first: indexes `0..servers()`, server ids `1..=servers()`.
+    pub fn servers(&self) -> usize {
+        self.voters + self.observers
     }
 }
 
 impl fmt::Display for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "seed={}", self.seed)?;
+        writeln!(
+            f,
+            "  voters={} observers={} tick_ms={} init_limit_ticks={} sync_limit_ticks={} history_txns_max={} snap_count={}",
+            self.voters, self.observers, self.tick_ms, self.init_limit_ticks,
+            self.sync_limit_ticks, self.history_txns_max, self.snap_count
+        )?;
         writeln!(f, "  clients={} keys={}", self.clients, self.keys)?;
         writeln!(
             f,
@@ -119,20 +253,34 @@ impl fmt::Display for Options {
         )?;
         writeln!(
             f,
-            "  latency_us={}..{}",
-            self.latency_us_min, self.latency_us_max
+            "  latency_us={}..{} peer_loss_probability={:.4} link_detect_ms_max={}",
+            self.latency_us_min,
+            self.latency_us_max,
+            self.peer_loss_probability,
+            self.link_detect_ms_max
+        )?;
+        writeln!(
+            f,
+            "  partition_interval_ms={} partition_ms_mean={} flap_interval_ms={}",
+            self.partition_interval_ms, self.partition_ms_mean, self.flap_interval_ms
+        )?;
+        writeln!(
+            f,
+            "  pause_interval_ms={} pause_ms_max={}",
+            self.pause_interval_ms, self.pause_ms_max
         )?;
         writeln!(f, "  fsync_us={}..{}", self.fsync_us_min, self.fsync_us_max)?;
         writeln!(
             f,
-            "  crash_interval_ms={} unsynced_survive_probability={:.3} torn_tail_probability={:.3}",
-            self.crash_interval_ms, self.unsynced_survive_probability, self.torn_tail_probability
+            "  crash_interval_ms={} crash_leader_probability={:.3} unsynced_survive_probability={:.3} torn_tail_probability={:.3}",
+            self.crash_interval_ms, self.crash_leader_probability,
+            self.unsynced_survive_probability, self.torn_tail_probability
         )?;
         writeln!(
             f,
             "  conn_drop_interval_ms={} session_timeout_ms={} client_pause_probability={:.3}",
             self.conn_drop_interval_ms, self.session_timeout_ms, self.client_pause_probability
         )?;
-        write!(f, "  bug={:?}", self.bug)
+        write!(f, "  bug={}", self.bug.map_or("none", Bug::name))
     }
 }

@@ -43,6 +43,12 @@ impl Trace {
         }
     }
 
+    /// Whether lines are kept (callers skip formatting costly lines otherwise, and mix a
+    /// summary into the hash instead).
+    pub fn keeps(&self) -> bool {
+        self.keep
+    }
+
     /// Mixes a value into the hash without a line (e.g. the history).
     pub fn mix(&mut self, v: u64) {
         for b in v.to_le_bytes() {

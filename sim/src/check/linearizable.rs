@@ -6,10 +6,16 @@
 //! the final state observed for its value, if any. Then:
 //! - a write acknowledged before another was issued has a smaller zxid;
 //! - a read returns the value of a write issued before the read completed, with that write's
-//!   zxid as mzxid, and no older than any write to the register acknowledged before the read was
-//!   issued (a single server serves every read linearizably; with replication this applies to
-//!   sync-then-read only);
-//! - the final value of each register carries a zxid at least that of every acknowledged write.
+//!   zxid as mzxid;
+//! - every read is served from a committed prefix (ZooKeeper's ordered sequential
+//!   consistency): a read answered with header zxid Z returns the last committed write to its
+//!   register at or below Z;
+//! - a read after `sync` is no older than any write to its register acknowledged (to anyone)
+//!   before the sync was issued (strictly linearizable, with no leader-overlap exception);
+//! - a session's reads see its own writes acknowledged before they were issued, across
+//!   failovers to other servers;
+//! - the final value of each register is its last committed write, at or after every
+//!   acknowledged write, and every acknowledged write is committed.
 
 use super::Violation;
 use crate::history::{History, OpKind, Outcome};
@@ -17,6 +23,9 @@ use std::collections::BTreeMap;
 
 /// Final committed state of each register: (value, mzxid).
 pub type FinalState = [(Vec<u8>, i64)];
+
+/// Committed writes of each register, in zxid order: (zxid, value).
+pub type CommittedWrites = BTreeMap<usize, Vec<(i64, Vec<u8>)>>;
 
 struct Ctx<'a> {
     history: &'a History,
@@ -83,8 +92,13 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Runs every register check.
-pub fn check(history: &History, final_state: &FinalState) -> Vec<Violation> {
+/// Runs every register check. `final_zxid` is the last zxid the final state includes.
+pub fn check(
+    history: &History,
+    final_state: &FinalState,
+    final_zxid: i64,
+    committed: &CommittedWrites,
+) -> Vec<Violation> {
     let mut cx = Ctx {
         history,
         zxid_of: BTreeMap::new(),
@@ -133,10 +147,98 @@ pub fn check(history: &History, final_state: &FinalState) -> Vec<Violation> {
         cx.observe(key, value, *m, "final state", None);
     }
     check_read_your_writes(&mut cx);
+    check_session_reads(&mut cx);
     check_write_order(&mut cx);
     check_stale_reads(&mut cx);
-    check_lost_writes(&mut cx, final_state);
+    check_committed_prefix(&mut cx, committed, final_state, final_zxid);
+    check_lost_writes(&mut cx, final_state, committed);
     cx.out
+}
+
+/// The last committed write to `key` at or below `z`: its zxid (the initial create when none).
+fn last_committed(committed: &CommittedWrites, key: usize, z: i64) -> i64 {
+    let initial = key as i64 + 1;
+    let Some(w) = committed.get(&key) else {
+        return initial;
+    };
+    let n = w.partition_point(|(wz, _)| *wz <= z);
+    if n == 0 {
+        initial
+    } else {
+        w[n - 1].0
+    }
+}
+
+/// Every read, and the final state, show the last committed write at or below their zxid.
+fn check_committed_prefix(
+    cx: &mut Ctx<'_>,
+    committed: &CommittedWrites,
+    final_state: &FinalState,
+    final_zxid: i64,
+) {
+    let mut found = Vec::new();
+    for (i, op) in cx.history.ops.iter().enumerate() {
+        let (Outcome::Ok { zxid, mzxid, .. }, true) = (&op.outcome, op.kind.is_read()) else {
+            continue;
+        };
+        let expected = last_committed(committed, op.key, *zxid);
+        if *mzxid > *zxid || expected != *mzxid {
+            found.push(format!("read #{i} of r{} answered at zxid 0x{zxid:x} saw mzxid 0x{mzxid:x}; the last committed write at or below is 0x{expected:x}", op.key));
+        }
+    }
+    for (key, (_, m)) in final_state.iter().enumerate() {
+        let expected = last_committed(committed, key, final_zxid);
+        if expected != *m {
+            found.push(format!("final state of r{key} at zxid 0x{final_zxid:x} has mzxid 0x{m:x}; the last committed write is 0x{expected:x}"));
+        }
+    }
+    for f in found {
+        cx.violation("reads see a committed prefix", f);
+    }
+}
+
+/// A session's read sees every write of that session acknowledged before the read was issued,
+/// whichever server answers it.
+fn check_session_reads(cx: &mut Ctx<'_>) {
+    // Per (session, key): acknowledged writes as (complete, zxid, op), and reads.
+    let mut writes: BTreeMap<(i64, usize), Vec<(u64, i64, usize)>> = BTreeMap::new();
+    for (i, op) in cx.history.ops.iter().enumerate() {
+        if let (true, Outcome::Ok { zxid, .. }, Some(done)) =
+            (op.kind.is_write(), &op.outcome, op.complete_ns)
+        {
+            writes
+                .entry((op.session, op.key))
+                .or_default()
+                .push((done, *zxid, i));
+        }
+    }
+    for w in writes.values_mut() {
+        w.sort_unstable();
+        let mut best = (i64::MIN, 0);
+        for e in w.iter_mut() {
+            if e.1 > best.0 {
+                best = (e.1, e.2);
+            }
+            (e.1, e.2) = best;
+        }
+    }
+    let mut found = Vec::new();
+    for (i, op) in cx.history.ops.iter().enumerate() {
+        let (Outcome::Ok { mzxid, .. }, true) = (&op.outcome, op.kind.is_read()) else {
+            continue;
+        };
+        let Some(w) = writes.get(&(op.session, op.key)) else {
+            continue;
+        };
+        let n = w.partition_point(|(t, _, _)| *t < op.invoke_ns);
+        if n > 0 && w[n - 1].1 > *mzxid {
+            let (_, z, wi) = w[n - 1];
+            found.push(format!("read #{i} of r{} saw mzxid 0x{mzxid:x}, older than its session's write #{wi} (0x{z:x}) acknowledged before", op.key));
+        }
+    }
+    for f in found {
+        cx.violation("a session reads its own writes", f);
+    }
 }
 
 /// A write acknowledged before another write was issued has the smaller zxid.
@@ -173,7 +275,8 @@ fn check_write_order(cx: &mut Ctx<'_>) {
     }
 }
 
-/// No read is older than a write to its register acknowledged before the read was issued.
+/// No read after `sync` is older than a write to its register acknowledged before the sync
+/// was issued.
 fn check_stale_reads(cx: &mut Ctx<'_>) {
     let ops = &cx.history.ops;
     let mut acked: BTreeMap<usize, Vec<(u64, i64, usize)>> = BTreeMap::new();
@@ -200,7 +303,7 @@ fn check_stale_reads(cx: &mut Ctx<'_>) {
     }
     let mut found = Vec::new();
     for (i, op) in ops.iter().enumerate() {
-        let (Outcome::Ok { mzxid, .. }, true) = (&op.outcome, op.kind.is_read()) else {
+        let (Outcome::Ok { mzxid, .. }, OpKind::SyncGet) = (&op.outcome, &op.kind) else {
             continue;
         };
         let Some(p) = prefix.get(&op.key) else {
@@ -215,17 +318,26 @@ fn check_stale_reads(cx: &mut Ctx<'_>) {
         }
     }
     for f in found {
-        cx.violation("no stale reads", f);
+        cx.violation("sync-then-read sees every acknowledged write", f);
     }
 }
 
-/// Every acknowledged write is at or before the final state of its register.
-fn check_lost_writes(cx: &mut Ctx<'_>, final_state: &FinalState) {
+/// Every acknowledged write is committed, and at or before the final state of its register.
+fn check_lost_writes(cx: &mut Ctx<'_>, final_state: &FinalState, committed: &CommittedWrites) {
     let mut found = Vec::new();
     for (&i, &z) in &cx.zxid_of {
         let op = &cx.history.ops[i];
         if !matches!(op.outcome, Outcome::Ok { .. }) {
             continue;
+        }
+        let is_committed = committed
+            .get(&op.key)
+            .is_some_and(|w| w.binary_search_by_key(&z, |(wz, _)| *wz).is_ok());
+        if !is_committed {
+            found.push(format!(
+                "op #{i} on r{} acknowledged at zxid 0x{z:x}, which no serving replica applied",
+                op.key
+            ));
         }
         let Some((_, m)) = final_state.get(op.key) else {
             continue;

@@ -1,6 +1,8 @@
-//! Checkers: they only observe the history and the final state, and report violations.
+//! Checkers: they only observe the history, the nodes and the final state, and report
+//! violations.
 
 pub mod linearizable;
+pub mod replicas;
 pub mod sessions;
 
 use std::fmt;
