@@ -586,3 +586,6 @@ fn initial_session_id(server_id: i64, wall_ms: i64) -> i64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod ensemble_tests;

@@ -219,9 +219,10 @@ impl Node {
                 looking.election.on_notification(now, from, n);
                 None
             }
-            // A looking server learns who leads from those that already follow or lead.
-            Role::Leading(l) if n.state == PeerState::Looking => Some(l.vote),
-            Role::Following(l) if n.state == PeerState::Looking => Some(l.vote),
+            // A looking server learns who leads from those that already follow or lead. An
+            // observer only sends votes while it looks for a leader.
+            Role::Leading(l) if looking(n.state) => Some(l.vote),
+            Role::Following(l) if looking(n.state) => Some(l.vote),
             _ => None,
         };
         if let Some(vote) = reply {
@@ -275,4 +276,8 @@ impl Node {
             }
         }
     }
+}
+
+fn looking(state: PeerState) -> bool {
+    matches!(state, PeerState::Looking | PeerState::Observing)
 }
