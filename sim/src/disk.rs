@@ -84,6 +84,15 @@ impl Disk {
         self.sync_wanted = false;
     }
 
+    /// The logged record with `zxid`, durable or not.
+    pub fn find(&self, zxid: Zxid) -> Option<&Txn> {
+        [&self.volatile, &self.durable].into_iter().find_map(|log| {
+            log.binary_search_by_key(&zxid, |t| t.zxid)
+                .ok()
+                .map(|i| &log[i])
+        })
+    }
+
     /// What recovery reads: the snapshot and every durable record after it.
     pub fn recover(&self) -> (Option<Vec<u8>>, Vec<Txn>) {
         let after = self.snapshot.as_ref().map_or(Zxid::ZERO, |(z, _)| *z);

@@ -55,7 +55,7 @@ impl World {
     /// Register writes applied by serving replicas, per register, in zxid order.
     pub fn committed_writes(&self) -> CommittedWrites {
         let mut out = CommittedWrites::new();
-        for (zxid, (key, value)) in &self.proposed_writes {
+        for (zxid, (key, value)) in &self.applied_writes {
             if self.replicas.committed.contains(zxid) {
                 out.entry(*key).or_default().push((zxid.0, value.clone()));
             }

@@ -150,9 +150,7 @@ impl World {
             }
             self.perform(s, out);
         }
-        if let Some(node) = self.servers[s].node.as_mut() {
-            self.replicas.observe(s, node, installed, self.now);
-        }
+        self.observe_replica(s, installed);
         if let Some(at) = timeout {
             self.arm_timer(s, at.0);
         }
@@ -203,9 +201,6 @@ impl World {
                     self.now,
                     format_args!("s{} append {} {:?}", s + 1, txn.zxid, txn.opcode),
                 );
-                if let TxnOp::SetData { path, data, .. } = &txn.op {
-                    self.note_proposed_write(txn.zxid, path, data);
-                }
                 self.servers[s].disk.volatile.push(txn);
             }
             Output::Sync { .. } => {
@@ -240,21 +235,45 @@ impl World {
         }
     }
 
-    /// Remembers the register write proposed at `zxid`; one zxid must name one write.
-    fn note_proposed_write(&mut self, zxid: Zxid, path: &str, data: &[u8]) {
-        let Some(key) = (0..self.options.keys).find(|k| key_path(*k) == path) else {
+    /// Lets the replica checkers look at server `s` after an input, and remembers the register
+    /// writes it applied (read back from its log): one zxid must name one write everywhere.
+    fn observe_replica(&mut self, s: usize, installed: Option<Zxid>) {
+        let Some(node) = self.servers[s].node.as_mut() else {
             return;
         };
-        match self.proposed_writes.get(&zxid) {
-            Some((k, v)) if *k != key || v != data => {
-                let detail = format!("zxid {zxid} names two different writes");
-                self.replicas.violation("one transaction per zxid", detail);
+        let applied = node.drain_applied();
+        let view = crate::check::replicas::View {
+            role: node.role(),
+            epoch: node.established_epoch(),
+            epochs: node.epochs(),
+        };
+        for (zxid, _) in &applied {
+            if installed == Some(*zxid) {
+                continue;
             }
-            Some(_) => {}
-            None => {
-                self.proposed_writes.insert(zxid, (key, data.to_vec()));
+            let Some(txn) = self.servers[s].disk.find(*zxid) else {
+                continue;
+            };
+            let TxnOp::SetData { path, data, .. } = &txn.op else {
+                continue;
+            };
+            let Some(key) = (0..self.options.keys).find(|k| key_path(*k) == *path) else {
+                continue;
+            };
+            match self.applied_writes.get(zxid) {
+                Some((k, v)) if *k != key || v != data => {
+                    let detail = format!("s{} applied another write at {zxid}", s + 1);
+                    self.replicas.violation("one transaction per zxid", detail);
+                }
+                Some(_) => {}
+                None => {
+                    let value = data.clone();
+                    self.applied_writes.insert(*zxid, (key, value));
+                }
             }
         }
+        self.replicas
+            .observe(s, applied, view, installed, self.now);
     }
 
     pub(crate) fn server_timeout(&mut self, s: usize, incarnation: u64) {

@@ -164,8 +164,8 @@ pub struct World {
     pub peer_messages: u64,
     /// The replica checkers, fed after every input of every node.
     pub replicas: Replicas,
-    /// Register writes ever proposed, by zxid: (key, value).
-    pub proposed_writes: BTreeMap<Zxid, (usize, Vec<u8>)>,
+    /// Register writes applied by any replica, by zxid: (key, value).
+    pub applied_writes: BTreeMap<Zxid, (usize, Vec<u8>)>,
     pub(crate) liveness_started: bool,
 }
 
@@ -209,7 +209,7 @@ impl World {
             liveness_baseline: Vec::new(),
             crashes: 0,
             peer_messages: 0,
-            proposed_writes: BTreeMap::new(),
+            applied_writes: BTreeMap::new(),
             liveness_started: false,
         };
         for s in 0..n {

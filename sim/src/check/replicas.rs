@@ -10,7 +10,7 @@
 
 use super::Violation;
 use corral_core::node::{Epochs, RoleKind};
-use corral_core::{Epoch, Node, Zxid};
+use corral_core::{Epoch, Zxid};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Violations kept per run (the first ones matter).
@@ -24,6 +24,17 @@ struct Run {
     unconfirmed: Vec<(Option<Zxid>, Zxid)>,
     /// The server's durable epochs, as last seen.
     epochs: Epochs,
+}
+
+/// What the checkers see of a node after an input.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Its role.
+    pub role: RoleKind,
+    /// The epoch it leads or follows in, once established.
+    pub epoch: Option<Epoch>,
+    /// Its durable epochs.
+    pub epochs: Epochs,
 }
 
 /// The online replica checkers.
@@ -77,11 +88,18 @@ impl Replicas {
         self.runs[s].epochs = epochs;
     }
 
-    /// Looks at server `s` after an input; `installed` is the zxid of a snapshot it installed
-    /// during that input.
-    pub fn observe(&mut self, s: usize, node: &mut Node, installed: Option<Zxid>, now_ns: u64) {
+    /// Looks at server `s` after an input: what it applied (zxid, digest after) and where it
+    /// stands; `installed` is the zxid of a snapshot it installed during that input.
+    pub fn observe(
+        &mut self,
+        s: usize,
+        applied: Vec<(Zxid, u64)>,
+        view: View,
+        installed: Option<Zxid>,
+        now_ns: u64,
+    ) {
         let mut installed = installed;
-        for (zxid, digest) in node.drain_applied() {
+        for (zxid, digest) in applied {
             if installed == Some(zxid) {
                 installed = None;
                 self.runs[s].last = None;
@@ -89,9 +107,8 @@ impl Replicas {
             }
             self.applied(s, zxid, digest, now_ns);
         }
-        self.check_epochs(s, node.epochs());
-        let role = node.role();
-        let epoch = node.established_epoch();
+        self.check_epochs(s, view.epochs);
+        let (role, epoch) = (view.role, view.epoch);
         if epoch.is_some() || role == RoleKind::Standalone {
             let confirmed = std::mem::take(&mut self.runs[s].unconfirmed);
             for (before, zxid) in confirmed {
