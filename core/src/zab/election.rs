@@ -247,7 +247,9 @@ impl Election {
             .iter()
             .filter(|(id, (r, v, _))| self.voters.contains(id) && *r == n.round && *v == n.vote)
             .count();
-        let leader_confirms = n.vote.leader == self.me
+        // A vote naming this server counts only in this server's own round (ZooKeeper's
+        // checkLeader): claims from an older round describe a leadership it has left.
+        let leader_confirms = (n.vote.leader == self.me && n.round == self.round)
             || self
                 .established
                 .get(&n.vote.leader)
