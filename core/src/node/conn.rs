@@ -306,6 +306,15 @@ impl Node {
 
     /// Reattaches a session known (or not) to be current.
     pub(crate) fn reattach_checked(&mut self, conn: ConnId, session: SessionId, password: &[u8]) {
+        if self.sessions.get(session).is_some() && !self.sessions.is_live(session) {
+            // Its close is proposed but not committed, and only a committed close ends a
+            // session: a deposed leader's proposal may never commit, and a client told
+            // "expired" abandons a session whose ephemerals live on. Close without an answer;
+            // the client retries and learns the outcome then.
+            tracing::info!(conn = conn.0, %session, "reconnect to a session being closed; closing");
+            self.close_conn(conn);
+            return;
+        }
         let valid = self.sessions.is_live(session)
             && self
                 .sessions
