@@ -99,7 +99,12 @@ fn swarm(range: &str, bug: Option<Bug>) -> ExitCode {
         let options = Options::from_seed_with_bug(seed, bug);
         let report = corral_sim::run(options, false);
         if let Some(v) = report.violations.first() {
-            bar.println(format!("seed {seed}: {v}"));
+            let line = format!("seed {seed}: {v}");
+            if bar.is_hidden() {
+                println!("{line}");
+            } else {
+                bar.println(line);
+            }
             failing.push(seed);
         }
         bar.inc(1);
