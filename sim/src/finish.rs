@@ -6,23 +6,22 @@ use crate::world::World;
 use corral_core::node::RoleKind;
 use corral_core::Node;
 
+/// Each register's value and mzxid.
+pub type Registers = Vec<(Vec<u8>, i64)>;
+
 impl World {
     /// The server whose committed state is the reference at the end: a serving server (leader,
     /// up-to-date learner, or standalone) with the newest state.
     pub fn final_server(&self) -> Option<usize> {
-        let serving = |n: &Node| n.established_epoch().is_some() || n.role() == RoleKind::Standalone;
+        let serving =
+            |n: &Node| n.established_epoch().is_some() || n.role() == RoleKind::Standalone;
         (0..self.servers.len())
             .filter(|s| self.servers[*s].node.as_ref().is_some_and(serving))
-            .max_by_key(|s| {
-                self.servers[*s]
-                    .node
-                    .as_ref()
-                    .map(Node::last_committed)
-            })
+            .max_by_key(|s| self.servers[*s].node.as_ref().map(Node::last_committed))
     }
 
     /// The committed value and mzxid of every register, and the last zxid of that state.
-    pub fn final_registers(&self) -> Option<(Vec<(Vec<u8>, i64)>, i64)> {
+    pub fn final_registers(&self) -> Option<(Registers, i64)> {
         let node = self.servers[self.final_server()?].node.as_ref()?;
         let registers = (0..self.options.keys)
             .map(|k| {

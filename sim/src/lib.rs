@@ -72,7 +72,11 @@ pub fn run(options: Options, keep_trace: bool) -> RunReport {
         }),
         Err(p) => violations.push(Violation {
             invariant: "no assertion fails",
-            detail: format!("panic at {} ms: {}", world.now / 1_000_000, panic_message(&*p)),
+            detail: format!(
+                "panic at {} ms: {}",
+                world.now / 1_000_000,
+                panic_message(&*p)
+            ),
         }),
     }
     for op in &world.history.ops {
@@ -80,11 +84,7 @@ pub fn run(options: Options, keep_trace: bool) -> RunReport {
             .trace
             .mix(op.invoke_ns ^ op.complete_ns.unwrap_or(u64::MAX).rotate_left(17));
     }
-    let last_committed = world
-        .replicas
-        .committed
-        .last()
-        .map_or(0, |z| z.0);
+    let last_committed = world.replicas.committed.last().map_or(0, |z| z.0);
     RunReport {
         trace_hash: world.trace.hash(),
         ops: world.history.ops.len(),

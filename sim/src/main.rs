@@ -24,6 +24,54 @@ struct Args {
     /// Write the trace of a single run to this file.
     #[arg(long)]
     trace: Option<std::path::PathBuf>,
+    /// Override the seed's number of voters (1, 3, 5 or 7).
+    #[arg(long)]
+    voters: Option<usize>,
+    /// Override the seed's number of clients.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Override the length of the safety phase, simulated ms.
+    #[arg(long)]
+    safety_ms: Option<u64>,
+    /// Override the length of the liveness phase, simulated ms.
+    #[arg(long)]
+    liveness_ms: Option<u64>,
+}
+
+impl Args {
+    /// The options of `seed`, with the overrides given on the command line.
+    fn options(&self, seed: u64, bug: Option<Bug>) -> Options {
+        let mut o = Options::from_seed_with_bug(seed, bug);
+        if let Some(v) = self.voters {
+            o.voters = v.max(1);
+            if o.voters == 1 {
+                o.observers = 0;
+            }
+        }
+        if let Some(c) = self.clients {
+            o.clients = c.max(1);
+        }
+        o.safety_ms = self.safety_ms.unwrap_or(o.safety_ms);
+        o.liveness_ms = self.liveness_ms.unwrap_or(o.liveness_ms);
+        o
+    }
+
+    /// The overrides, as command-line flags (for the replay line).
+    fn override_flags(&self) -> String {
+        let mut out = String::new();
+        let flags = [
+            ("--voters", self.voters.map(|v| v as u64)),
+            ("--clients", self.clients.map(|v| v as u64)),
+            ("--safety-ms", self.safety_ms),
+            ("--liveness-ms", self.liveness_ms),
+        ];
+        for (flag, value) in flags {
+            if let Some(v) = value {
+                out.push_str(&format!(" {flag} {v}"));
+            }
+        }
+        out
+    }
 }
 
 fn main() -> ExitCode {
@@ -37,11 +85,11 @@ fn main() -> ExitCode {
         Some(b) => b,
         None => None,
     };
-    if let Some(range) = args.seeds {
-        return swarm(&range, bug);
+    if let Some(range) = &args.seeds {
+        return swarm(&args, range, bug);
     }
     let seed = args.seed.unwrap_or(0);
-    let options = Options::from_seed_with_bug(seed, bug);
+    let options = args.options(seed, bug);
     println!("{options}");
     // Wall time of the simulator itself, for the report; nothing inside the run reads it.
     #[allow(clippy::disallowed_methods)]
@@ -59,7 +107,7 @@ fn main() -> ExitCode {
         wall.as_millis()
     );
     println!("trace_hash={:016x}", report.trace_hash);
-    let trace_path = args.trace.or_else(|| {
+    let trace_path = args.trace.clone().or_else(|| {
         (!report.violations.is_empty()).then(|| format!("corral-sim-{seed}.trace").into())
     });
     if let Some(path) = trace_path {
@@ -80,11 +128,12 @@ fn main() -> ExitCode {
     let bug_flag = bug
         .map(|b| format!(" --bug {}", b.name()))
         .unwrap_or_default();
-    println!("replay: cargo run --release -p corral-sim -- --seed {seed}{bug_flag}");
+    let overrides = args.override_flags();
+    println!("replay: cargo run --release -p corral-sim -- --seed {seed}{bug_flag}{overrides}");
     ExitCode::FAILURE
 }
 
-fn swarm(range: &str, bug: Option<Bug>) -> ExitCode {
+fn swarm(args: &Args, range: &str, bug: Option<Bug>) -> ExitCode {
     let Some((a, b)) = range.split_once("..") else {
         eprintln!("--seeds takes start..end");
         return ExitCode::from(2);
@@ -96,7 +145,7 @@ fn swarm(range: &str, bug: Option<Bug>) -> ExitCode {
     let bar = indicatif::ProgressBar::new(end.saturating_sub(start));
     let mut failing = Vec::new();
     for seed in start..end {
-        let options = Options::from_seed_with_bug(seed, bug);
+        let options = args.options(seed, bug);
         let report = corral_sim::run(options, false);
         if let Some(v) = report.violations.first() {
             let line = format!("seed {seed}: {v}");

@@ -108,6 +108,9 @@ pub struct Options {
     pub crash_interval_ms: u64,
     /// Probability that a crash picks the current leader (when there is one).
     pub crash_leader_probability: f64,
+    /// Probability that a server crashes soon after it is elected leader (during discovery
+    /// or synchronization, ZAB's most delicate moments).
+    pub new_leader_crash_probability: f64,
     /// Probability that a record written but not fsynced survives a crash (prefix of the tail).
     pub unsynced_survive_probability: f64,
     /// Probability that a crash also corrupts the last record on disk (the checksum must cut it).
@@ -154,6 +157,8 @@ impl Options {
         let ensemble_bias = bug.is_some_and(Bug::needs_ensemble);
         let voters = match rng.next_u64() % 8 {
             _ if ensemble_bias => [3, 3, 5][(rng.next_u64() % 3) as usize],
+            // A quorum of other durable copies masks a single server's early acknowledgement.
+            _ if bug == Some(Bug::AckBeforeFsync) => 1,
             0 => 1,
             1..=3 => 3,
             4..=6 => 5,
@@ -212,6 +217,11 @@ impl Options {
                 0
             },
             crash_leader_probability: chance(&mut rng),
+            new_leader_crash_probability: if multi && rng.next_u64() % 5 == 0 {
+                chance(&mut rng) * 0.5
+            } else {
+                0.0
+            },
             unsynced_survive_probability: chance(&mut rng),
             torn_tail_probability: chance(&mut rng) * 0.5,
             conn_drop_interval_ms: if faults & 2 == 2 {
@@ -226,6 +236,7 @@ impl Options {
         if ensemble_bias {
             o.crash_interval_ms = o.crash_interval_ms.clamp(300, 3_000);
             o.crash_leader_probability = o.crash_leader_probability.max(0.5);
+            o.new_leader_crash_probability = 0.3 + chance(&mut rng) * 0.4;
         }
         o
     }
@@ -272,8 +283,8 @@ impl fmt::Display for Options {
         writeln!(f, "  fsync_us={}..{}", self.fsync_us_min, self.fsync_us_max)?;
         writeln!(
             f,
-            "  crash_interval_ms={} crash_leader_probability={:.3} unsynced_survive_probability={:.3} torn_tail_probability={:.3}",
-            self.crash_interval_ms, self.crash_leader_probability,
+            "  crash_interval_ms={} crash_leader_probability={:.3} new_leader_crash_probability={:.3} unsynced_survive_probability={:.3} torn_tail_probability={:.3}",
+            self.crash_interval_ms, self.crash_leader_probability, self.new_leader_crash_probability,
             self.unsynced_survive_probability, self.torn_tail_probability
         )?;
         writeln!(

@@ -34,13 +34,14 @@ impl World {
             return;
         }
         if self.trace.keeps() {
-            self.trace.line(
+            self.trace.detail(
                 self.now,
                 format_args!("s{} -> s{} {}", from + 1, to + 1, brief(message)),
             );
         }
         let bytes = encode(message);
-        self.trace.mix(bytes.len() as u64 ^ ((from as u64) << 32) ^ to as u64);
+        self.trace
+            .mix(bytes.len() as u64 ^ ((from as u64) << 32) ^ to as u64);
         let lat = self.latency();
         let link = self.net.link(key);
         let at = (self.now + lat).max(link.last_delivery_ns[dir] + 1);
@@ -77,7 +78,7 @@ impl World {
         };
         self.peer_messages += 1;
         if self.trace.keeps() {
-            self.trace.line(
+            self.trace.detail(
                 self.now,
                 format_args!("s{} <- s{} {}", to + 1, from + 1, brief(&message)),
             );
@@ -132,10 +133,8 @@ impl World {
         let (me, peer) = (ends[end], ends[1 - end]);
         self.maybe_reopen(key);
         let peer = self.servers[peer].id;
-        self.trace.line(
-            self.now,
-            format_args!("s{} peer down s{}", me + 1, peer.0),
-        );
+        self.trace
+            .line(self.now, format_args!("s{} peer down s{}", me + 1, peer.0));
         self.server_input(me, Some(Input::PeerDown { peer }));
     }
 

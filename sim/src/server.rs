@@ -142,6 +142,9 @@ impl World {
                 self.now,
                 format_args!("s{} role {role_before:?} -> {role:?}", s + 1),
             );
+            if role == RoleKind::Leading && self.in_safety_phase() {
+                self.maybe_crash_new_leader(s);
+            }
         }
         let mut installed = None;
         for out in outputs {
@@ -220,10 +223,8 @@ impl World {
                 self.servers[s].disk.snapshot = Some((zxid, bytes));
             }
             Output::InstallSnapshot { zxid, bytes } => {
-                self.trace.line(
-                    self.now,
-                    format_args!("s{} install snapshot {zxid}", s + 1),
-                );
+                self.trace
+                    .line(self.now, format_args!("s{} install snapshot {zxid}", s + 1));
                 self.servers[s].disk.install_snapshot(zxid, bytes);
             }
             Output::SaveEpochs(epochs) => {
@@ -272,8 +273,7 @@ impl World {
                 }
             }
         }
-        self.replicas
-            .observe(s, applied, view, installed, self.now);
+        self.replicas.observe(s, applied, view, installed, self.now);
     }
 
     pub(crate) fn server_timeout(&mut self, s: usize, incarnation: u64) {
@@ -316,7 +316,13 @@ impl World {
         }
     }
 
-    pub(crate) fn to_server(&mut self, s: usize, incarnation: u64, conn: ConnId, bytes: Vec<u8>) {
+    pub(crate) fn server_bytes(
+        &mut self,
+        s: usize,
+        incarnation: u64,
+        conn: ConnId,
+        bytes: Vec<u8>,
+    ) {
         if self.servers[s].live(incarnation) && self.servers[s].conns.contains_key(&conn) {
             self.server_input(s, Some(Input::Bytes { conn, bytes }));
         }
@@ -351,12 +357,35 @@ impl World {
             _ => Some(up[self.rand(0, up.len() as u64 - 1) as usize]),
         };
         if let Some(s) = target {
-            self.crash_server(s);
-            let down = self.rand(10, 2_000) * MS;
-            self.schedule(down, Event::Restart { server: s });
+            self.crash_and_restart(s);
         }
         let next = self.exp_delay(self.options.crash_interval_ms);
         self.schedule(next, Event::Crash);
+    }
+
+    /// A newly elected leader may crash within two ticks (in discovery or synchronization).
+    fn maybe_crash_new_leader(&mut self, s: usize) {
+        if !self.chance(self.options.new_leader_crash_probability) {
+            return;
+        }
+        let delay = self.rand(0, 2 * u64::from(self.options.tick_ms)) * MS;
+        let incarnation = self.servers[s].incarnation;
+        self.schedule(
+            delay,
+            Event::CrashServer {
+                server: s,
+                incarnation,
+            },
+        );
+    }
+
+    pub(crate) fn crash_and_restart(&mut self, s: usize) {
+        if self.servers[s].node.is_none() {
+            return;
+        }
+        self.crash_server(s);
+        let down = self.rand(10, 2_000) * MS;
+        self.schedule(down, Event::Restart { server: s });
     }
 
     fn crash_server(&mut self, s: usize) {
@@ -424,7 +453,8 @@ impl World {
         if self.servers[s].incarnation != incarnation || !self.servers[s].paused {
             return;
         }
-        self.trace.line(self.now, format_args!("s{} resumes", s + 1));
+        self.trace
+            .line(self.now, format_args!("s{} resumes", s + 1));
         self.servers[s].paused = false;
         self.servers[s].timer_event_at = None;
         let deferred = std::mem::take(&mut self.servers[s].deferred);

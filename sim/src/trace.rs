@@ -43,6 +43,19 @@ impl Trace {
         }
     }
 
+    /// Records a line only when lines are kept, without hashing it (peer messages: formatting
+    /// every one would dominate a swarm's time; callers mix a summary into the hash).
+    pub fn detail(&mut self, now_ns: u64, what: std::fmt::Arguments<'_>) {
+        if self.keep {
+            self.lines.push(format!(
+                "{:>10}.{:06} {}",
+                now_ns / 1_000_000,
+                now_ns % 1_000_000,
+                what
+            ));
+        }
+    }
+
     /// Whether lines are kept (callers skip formatting costly lines otherwise, and mix a
     /// summary into the hash instead).
     pub fn keeps(&self) -> bool {

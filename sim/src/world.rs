@@ -79,8 +79,10 @@ pub enum Event {
         end: usize,
         generation: u64,
     },
-    /// Crash a server.
+    /// Crash a random server (often the leader).
     Crash,
+    /// Crash this incarnation of a server.
+    CrashServer { server: usize, incarnation: u64 },
     /// Restart a crashed server.
     Restart { server: usize },
     /// Drop a random client connection.
@@ -186,7 +188,8 @@ impl World {
                 let mut disk = Disk::default();
                 // The registers and the parent of the ephemerals exist from the start.
                 for (i, path) in paths.iter().enumerate() {
-                    disk.durable.push(initial_create(i as i64 + 1, path.clone()));
+                    disk.durable
+                        .push(initial_create(i as i64 + 1, path.clone()));
                 }
                 Server::new(s, disk)
             })
@@ -372,7 +375,7 @@ impl World {
                 incarnation,
                 conn,
                 bytes,
-            } => self.to_server(server, incarnation, conn, bytes),
+            } => self.server_bytes(server, incarnation, conn, bytes),
             Event::ServerConnClosed {
                 server,
                 incarnation,
@@ -397,6 +400,14 @@ impl World {
                 generation,
             } => self.peer_down(link, end, generation),
             Event::Crash => self.crash(),
+            Event::CrashServer {
+                server,
+                incarnation,
+            } => {
+                if self.servers[server].incarnation == incarnation && self.in_safety_phase() {
+                    self.crash_and_restart(server);
+                }
+            }
             Event::Restart { server } => self.restart(server),
             Event::DropConn => self.drop_conn(),
             Event::Partition => self.partition(),

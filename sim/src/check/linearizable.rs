@@ -197,11 +197,14 @@ fn check_committed_prefix(
     }
 }
 
+/// An acknowledged write: (completion ns, zxid, op index).
+type Acked = (u64, i64, usize);
+
 /// A session's read sees every write of that session acknowledged before the read was issued,
 /// whichever server answers it.
 fn check_session_reads(cx: &mut Ctx<'_>) {
     // Per (session, key): acknowledged writes as (complete, zxid, op), and reads.
-    let mut writes: BTreeMap<(i64, usize), Vec<(u64, i64, usize)>> = BTreeMap::new();
+    let mut writes: BTreeMap<(i64, usize), Vec<Acked>> = BTreeMap::new();
     for (i, op) in cx.history.ops.iter().enumerate() {
         if let (true, Outcome::Ok { zxid, .. }, Some(done)) =
             (op.kind.is_write(), &op.outcome, op.complete_ns)
