@@ -111,6 +111,10 @@ pub struct Options {
     /// Probability that a server crashes soon after it is elected leader (during discovery
     /// or synchronization, ZAB's most delicate moments).
     pub new_leader_crash_probability: f64,
+    /// Longest time from election to that crash, µs.
+    pub new_leader_crash_us_max: u64,
+    /// Longest time a crashed server stays down, ms.
+    pub restart_ms_max: u64,
     /// Probability that a record written but not fsynced survives a crash (prefix of the tail).
     pub unsynced_survive_probability: f64,
     /// Probability that a crash also corrupts the last record on disk (the checksum must cut it).
@@ -222,6 +226,8 @@ impl Options {
             } else {
                 0.0
             },
+            restart_ms_max: range(&mut rng, 100, 3_000),
+            new_leader_crash_us_max: range(&mut rng, 1_000, 400_000),
             unsynced_survive_probability: chance(&mut rng),
             torn_tail_probability: chance(&mut rng) * 0.5,
             conn_drop_interval_ms: if faults & 2 == 2 {
@@ -236,7 +242,14 @@ impl Options {
         if ensemble_bias {
             o.crash_interval_ms = o.crash_interval_ms.clamp(300, 3_000);
             o.crash_leader_probability = o.crash_leader_probability.max(0.5);
-            o.new_leader_crash_probability = 0.3 + chance(&mut rng) * 0.4;
+            o.new_leader_crash_probability = 0.5 + chance(&mut rng) * 0.4;
+            // A server away across several elections misses the epochs they proposed.
+            o.restart_ms_max = range(&mut rng, 1_000, 6_000);
+            // Within a few round trips: in discovery, between LEADERINFO and NEWLEADER.
+            o.new_leader_crash_us_max = 4 * o.latency_us_max;
+            // A partition that isolates the leader lets it run alone until it notices.
+            o.partition_interval_ms = range(&mut rng, 300, 1_500);
+            o.partition_ms_mean = o.partition_ms_mean.max(1_000);
         }
         o
     }
@@ -283,8 +296,8 @@ impl fmt::Display for Options {
         writeln!(f, "  fsync_us={}..{}", self.fsync_us_min, self.fsync_us_max)?;
         writeln!(
             f,
-            "  crash_interval_ms={} crash_leader_probability={:.3} new_leader_crash_probability={:.3} unsynced_survive_probability={:.3} torn_tail_probability={:.3}",
-            self.crash_interval_ms, self.crash_leader_probability, self.new_leader_crash_probability,
+            "  crash_interval_ms={} restart_ms_max={} crash_leader_probability={:.3} new_leader_crash_probability={:.3} new_leader_crash_us_max={} unsynced_survive_probability={:.3} torn_tail_probability={:.3}",
+            self.crash_interval_ms, self.restart_ms_max, self.crash_leader_probability, self.new_leader_crash_probability, self.new_leader_crash_us_max,
             self.unsynced_survive_probability, self.torn_tail_probability
         )?;
         writeln!(

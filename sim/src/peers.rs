@@ -191,7 +191,8 @@ impl World {
             self.now,
             format_args!("PARTITION {members:?} one_way={one_way}"),
         );
-        let length = self.exp_delay(self.options.partition_ms_mean);
+        let mean = self.options.partition_ms_mean;
+        let length = self.rand(mean / 2, mean * 3 / 2) * MS;
         self.schedule(length, Event::Heal);
     }
 

@@ -84,8 +84,15 @@ impl World {
         config
     }
 
-    /// Starts server `s` from what its disk holds.
+    /// Starts server `s` from what its disk holds, and performs what it says first.
     pub(crate) fn start_server(&mut self, s: usize, seed: u64) {
+        self.boot_server(s, seed);
+        self.server_input(s, None);
+    }
+
+    /// Builds the node of server `s` from what its disk holds; its first outputs wait for
+    /// `server_input(s, None)`.
+    pub(crate) fn boot_server(&mut self, s: usize, seed: u64) {
         let (snapshot, txns) = self.servers[s].disk.recover();
         let snapshot_zxid = self.servers[s].disk.snapshot.as_ref().map(|(z, _)| *z);
         let recovered = Recovered {
@@ -117,7 +124,6 @@ impl World {
         self.servers[s].timer_event_at = None;
         self.replicas
             .restarted(s, snapshot_zxid, self.servers[s].disk.epochs);
-        self.server_input(s, None);
     }
 
     /// Feeds the node of `s` (or only collects what `Node::new` produced), performs its
@@ -363,12 +369,12 @@ impl World {
         self.schedule(next, Event::Crash);
     }
 
-    /// A newly elected leader may crash within two ticks (in discovery or synchronization).
+    /// A newly elected leader may crash soon (in discovery or synchronization).
     fn maybe_crash_new_leader(&mut self, s: usize) {
         if !self.chance(self.options.new_leader_crash_probability) {
             return;
         }
-        let delay = self.rand(0, 2 * u64::from(self.options.tick_ms)) * MS;
+        let delay = self.rand(0, self.options.new_leader_crash_us_max) * 1_000;
         let incarnation = self.servers[s].incarnation;
         self.schedule(
             delay,
@@ -384,7 +390,7 @@ impl World {
             return;
         }
         self.crash_server(s);
-        let down = self.rand(10, 2_000) * MS;
+        let down = self.rand(10, self.options.restart_ms_max.max(10)) * MS;
         self.schedule(down, Event::Restart { server: s });
     }
 

@@ -215,13 +215,17 @@ impl World {
             applied_writes: BTreeMap::new(),
             liveness_started: false,
         };
+        // Every server is up before any speaks: none starts by finding its peers down.
         for s in 0..n {
             let seed = if s == 0 {
                 first_seed
             } else {
                 world.rng.next_u64()
             };
-            world.start_server(s, seed);
+            world.boot_server(s, seed);
+        }
+        for s in 0..n {
+            world.server_input(s, None);
         }
         for c in 0..world.clients.len() {
             let at = world.rand(0, 20 * MS);
