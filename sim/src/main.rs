@@ -94,8 +94,15 @@ fn main() -> ExitCode {
     // Wall time of the simulator itself, for the report; nothing inside the run reads it.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
-    let report = corral_sim::run(options, true);
+    // Lines are kept only when asked for; a failing run is replayed with them (same seed,
+    // same run) to write its trace.
+    let mut report = corral_sim::run(options.clone(), args.trace.is_some());
     let wall = started.elapsed();
+    if !report.violations.is_empty() && args.trace.is_none() {
+        let hash = report.trace_hash;
+        report = corral_sim::run(options, true);
+        assert_eq!(hash, report.trace_hash, "the replay with a trace diverged");
+    }
     println!(
         "ops={} ok={} crashes={} fsyncs={} peer_messages={} last_committed=0x{:x} wall_ms={}",
         report.ops,

@@ -26,6 +26,19 @@ impl Trace {
 
     /// Records one event at simulated time `now_ns`.
     pub fn line(&mut self, now_ns: u64, what: std::fmt::Arguments<'_>) {
+        if !self.keep {
+            // Hash the same bytes without building a string.
+            let mut h = Hasher(self.hash);
+            let _ = write!(
+                h,
+                "{:>10}.{:06} {}\n",
+                now_ns / 1_000_000,
+                now_ns % 1_000_000,
+                what
+            );
+            self.hash = h.0;
+            return;
+        }
         self.buf.clear();
         let _ = write!(
             self.buf,
@@ -34,13 +47,11 @@ impl Trace {
             now_ns % 1_000_000,
             what
         );
-        for b in self.buf.bytes().chain(std::iter::once(b'\n')) {
-            self.hash ^= u64::from(b);
-            self.hash = self.hash.wrapping_mul(0x100_0000_01b3);
-        }
-        if self.keep {
-            self.lines.push(self.buf.clone());
-        }
+        let mut h = Hasher(self.hash);
+        let _ = h.write_str(&self.buf);
+        let _ = h.write_str("\n");
+        self.hash = h.0;
+        self.lines.push(self.buf.clone());
     }
 
     /// Records a line only when lines are kept, without hashing it (peer messages: formatting
@@ -64,14 +75,32 @@ impl Trace {
 
     /// Mixes a value into the hash without a line (e.g. the history).
     pub fn mix(&mut self, v: u64) {
-        for b in v.to_le_bytes() {
-            self.hash ^= u64::from(b);
-            self.hash = self.hash.wrapping_mul(0x100_0000_01b3);
-        }
+        let mut h = Hasher(self.hash);
+        h.bytes(&v.to_le_bytes());
+        self.hash = h.0;
     }
 
     /// The hash of everything recorded.
     pub fn hash(&self) -> u64 {
         self.hash
+    }
+}
+
+/// FNV-1a over everything written to it.
+struct Hasher(u64);
+
+impl Hasher {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+impl std::fmt::Write for Hasher {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.bytes(s.as_bytes());
+        Ok(())
     }
 }
