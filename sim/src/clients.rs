@@ -2,6 +2,7 @@
 //! loss, and run a register workload whose every step is recorded for the checkers.
 
 use crate::history::{History, Op, OpKind, Outcome};
+use crate::lock::{self, Hold, LockState, LockStep, LOCK_PARENT};
 use corral_core::jute::{
     create_mode, encode_request, err, op, xid, Acl, ConnectRequest, ConnectResponse, CreateRequest,
     Reader, Record, ReplyHeader, Request, Response, WatcherEvent, Writer,
@@ -16,6 +17,9 @@ pub fn key_path(key: usize) -> String {
 
 /// Parent of every client's ephemeral node.
 pub const EPHEMERAL_PARENT: &str = "/eph";
+
+/// Parent of the sequential nodes clients create.
+pub const SEQUENTIAL_PARENT: &str = "/seq";
 
 /// Path of client `client`'s ephemeral node.
 pub fn ephemeral_path(client: usize) -> String {
@@ -71,6 +75,12 @@ pub struct Client {
     pub needs_ephemeral: bool,
     /// One-shot data watches this connection holds: register path -> mzxid when it was set.
     watches: BTreeMap<String, i64>,
+    /// Where the client is in the lock recipe.
+    pub lock: LockState,
+    /// Lock requests awaiting replies, by xid.
+    lock_xids: BTreeMap<i32, LockStep>,
+    /// Frames produced while handling replies, for the world to send.
+    pub out: Vec<u8>,
 }
 
 impl Client {
@@ -82,6 +92,13 @@ impl Client {
                 .push(format!("client {}: undecodable notification", self.id));
             return;
         };
+        if let LockState::Waiting { node, pred } = &self.lock {
+            if *pred == ev.path {
+                self.lock = LockState::Listing(node.clone());
+                self.lock_list();
+                return;
+            }
+        }
         if !ev.path.starts_with("/r") {
             return;
         }
@@ -114,12 +131,145 @@ impl Client {
             completed: Vec::new(),
             needs_ephemeral: false,
             watches: BTreeMap::new(),
+            lock: LockState::Idle,
+            lock_xids: BTreeMap::new(),
+            out: Vec::new(),
         }
     }
 
     /// True when no operation is waiting for a reply.
     pub fn idle(&self) -> bool {
-        self.outstanding.is_empty()
+        self.outstanding.is_empty() && self.lock_xids.is_empty()
+    }
+
+    fn lock_send(&mut self, step: LockStep, frame: impl FnOnce(i32) -> Vec<u8>) {
+        let x = self.next_xid;
+        self.next_xid += 1;
+        self.lock_xids.insert(x, step);
+        let bytes = frame(x);
+        self.out.extend(bytes);
+    }
+
+    fn lock_list(&mut self) {
+        self.lock_send(LockStep::List, lock::list_frame);
+    }
+
+    /// Starts the lock recipe: create our node.
+    pub fn lock_acquire(&mut self, now_ns: u64) -> Vec<u8> {
+        debug_assert_eq!(self.lock, LockState::Idle);
+        self.lock = LockState::Creating;
+        let id = self.id;
+        self.lock_send(LockStep::Create, |x| lock::create_frame(x, id));
+        self.last_send_ns = now_ns;
+        std::mem::take(&mut self.out)
+    }
+
+    /// Releases a lock held long enough.
+    pub fn lock_release(&mut self, now_ns: u64) -> Vec<u8> {
+        let LockState::Holding { node, hold, .. } = self.lock.clone() else {
+            return Vec::new();
+        };
+        let path = node.clone();
+        self.lock = LockState::Releasing { node, hold };
+        self.lock_send(LockStep::Release, |x| lock::delete_frame(x, &path));
+        self.last_send_ns = now_ns;
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether the lock is held past `now_ns`, to be released.
+    pub fn lock_due(&self, now_ns: u64) -> bool {
+        matches!(self.lock, LockState::Holding { until_ns, .. } if until_ns <= now_ns)
+    }
+
+    /// A lock reply: advance the recipe.
+    fn lock_reply(
+        &mut self,
+        step: LockStep,
+        h: &ReplyHeader,
+        r: &mut Reader<'_>,
+        now_ns: u64,
+        history: &mut History,
+    ) -> bool {
+        let body = if h.err == err::OK {
+            let opcode = match step {
+                LockStep::Create => op::CREATE,
+                LockStep::List => op::GET_CHILDREN,
+                LockStep::Watch => op::EXISTS,
+                LockStep::Release => op::DELETE,
+                LockStep::Cleanup => op::GET_CHILDREN,
+            };
+            match Response::decode(opcode, r) {
+                Ok(b) => Some(b),
+                Err(_) if step == LockStep::Cleanup => None,
+                Err(_) => return false,
+            }
+        } else {
+            None
+        };
+        match (step, body) {
+            (LockStep::Create, Some(Response::Create { path })) => {
+                self.lock = LockState::Listing(path);
+                self.lock_list();
+            }
+            (LockStep::List, Some(Response::GetChildren { children })) => {
+                let LockState::Listing(node) = self.lock.clone() else {
+                    return true;
+                };
+                let name = node.rsplit('/').next().unwrap_or_default();
+                if !children.iter().any(|c| c == name) {
+                    self.lock = LockState::Idle; // our node is gone (the session ended)
+                    return true;
+                }
+                match lock::predecessor(&children, &node) {
+                    None => {
+                        history.holds.push(Hold {
+                            client: self.id,
+                            node: node.clone(),
+                            acquired_zxid: h.zxid,
+                            released_zxid: None,
+                        });
+                        let until_ns = now_ns + 5_000_000 + (h.zxid as u64 % 50) * 1_000_000;
+                        let hold = history.holds.len() - 1;
+                        self.lock = LockState::Holding {
+                            node,
+                            until_ns,
+                            hold,
+                        };
+                    }
+                    Some(pred) => {
+                        let p = pred.clone();
+                        self.lock = LockState::Waiting { node, pred };
+                        self.lock_send(LockStep::Watch, |x| lock::watch_frame(x, &p));
+                    }
+                }
+            }
+            (LockStep::Watch, _) if h.err == err::NO_NODE => {
+                if let LockState::Waiting { node, .. } = self.lock.clone() {
+                    self.lock = LockState::Listing(node);
+                    self.lock_list();
+                }
+            }
+            (LockStep::Watch, _) => {} // the watch is set: wait for the event
+            (LockStep::Release, _) => {
+                if let LockState::Releasing { hold, .. } = self.lock {
+                    if h.err == err::OK {
+                        history.holds[hold].released_zxid = Some(h.zxid);
+                    }
+                }
+                self.lock = LockState::Idle;
+            }
+            (LockStep::Cleanup, Some(Response::GetChildren { children })) => {
+                let mine = lock::prefix(self.id);
+                for c in children.iter().filter(|c| c.starts_with(&mine)) {
+                    let path = format!("{LOCK_PARENT}/{c}");
+                    self.lock_send(LockStep::Cleanup, |x| lock::delete_frame(x, &path));
+                }
+                self.lock = LockState::Idle;
+            }
+            (LockStep::Cleanup, _) => {}
+            (_, _) => self.lock = LockState::Cleanup,
+        }
+        true
     }
 
     /// The handshake frame for a new connection `conn`.
@@ -149,6 +299,13 @@ impl Client {
         self.inbox.clear();
         // Watches belong to the connection (this client does not re-register them).
         self.watches.clear();
+        self.lock_xids.clear();
+        self.out.clear();
+        if self.lock != LockState::Idle {
+            // The attempt is abandoned; a node it left is deleted on the next connection of
+            // this session (or vanishes with the session).
+            self.lock = LockState::Cleanup;
+        }
     }
 
     /// Frames for a new operation, recorded in `history`.
@@ -202,6 +359,15 @@ impl Client {
                     data: Vec::new(),
                     acl: Acl::open_unsafe(),
                     flags: create_mode::EPHEMERAL,
+                };
+                push(self, Request::Create(req), true);
+            }
+            OpKind::CreateSequential => {
+                let req = CreateRequest {
+                    path: format!("{SEQUENTIAL_PARENT}/s-"),
+                    data: Vec::new(),
+                    acl: Acl::open_unsafe(),
+                    flags: create_mode::PERSISTENT_SEQUENTIAL,
                 };
                 push(self, Request::Create(req), true);
             }
@@ -277,6 +443,11 @@ impl Client {
             self.needs_ephemeral |= fresh;
             self.session = Some((rsp.session_id, rsp.password));
             self.state = ClientState::Connected;
+            if fresh {
+                self.lock = LockState::Idle;
+            } else if self.lock == LockState::Cleanup {
+                self.lock_send(LockStep::Cleanup, lock::list_frame);
+            }
             return true;
         }
         let mut r = Reader::new(frame);
@@ -296,6 +467,9 @@ impl Client {
             }
             self.last_zxid = self.last_zxid.max(h.zxid);
         }
+        if let Some(step) = self.lock_xids.remove(&h.xid) {
+            return self.lock_reply(step, &h, &mut r, now_ns, history);
+        }
         let Some((index, opcode)) = self.outstanding.remove(&h.xid) else {
             return true; // the sync half of a SyncGet
         };
@@ -310,7 +484,12 @@ impl Client {
         let (data, stat) = match body {
             Some(Response::GetData { data, stat }) => (data, stat),
             Some(Response::Stat { stat }) => (Vec::new(), stat),
-            Some(Response::Create { .. }) => (Vec::new(), Default::default()),
+            Some(Response::Create { path }) => {
+                if let (OpKind::CreateSequential, Some(seq)) = (&op.kind, lock::sequence(&path)) {
+                    history.seq_creates.push((h.zxid, seq));
+                }
+                (path.into_bytes(), Default::default())
+            }
             _ => return false,
         };
         if opcode == op::GET_DATA {

@@ -25,6 +25,8 @@ pub enum OpKind {
     CreateEphemeral,
     /// exists on the client's ephemeral node: it must be there while its session lives.
     CheckEphemeral,
+    /// Create a persistent sequential node under `/seq`.
+    CreateSequential,
 }
 
 impl OpKind {
@@ -101,4 +103,8 @@ pub struct History {
     /// Watch-order violations seen by clients as they happened (the client is the only place
     /// where the order of a notification and a reply on one connection is visible).
     pub watch_violations: Vec<String>,
+    /// Acknowledged sequential creates: (zxid, sequence number).
+    pub seq_creates: Vec<(i64, u64)>,
+    /// Every acquisition of the lock.
+    pub holds: Vec<crate::lock::Hold>,
 }

@@ -15,6 +15,7 @@ pub mod clients;
 pub mod disk;
 mod finish;
 pub mod history;
+pub mod lock;
 pub mod network;
 pub mod options;
 mod peers;
@@ -48,6 +49,10 @@ pub struct RunReport {
     pub peer_messages: u64,
     /// The highest zxid committed.
     pub last_committed: i64,
+    /// Lock acquisitions, and how many were released by an acknowledged delete.
+    pub lock_holds: (usize, usize),
+    /// Acknowledged sequential creates.
+    pub seq_creates: usize,
     /// The trace lines, when kept.
     pub trace: Vec<String>,
 }
@@ -98,6 +103,16 @@ pub fn run(options: Options, keep_trace: bool) -> RunReport {
         fsyncs: world.fsyncs(),
         peer_messages: world.peer_messages,
         last_committed,
+        lock_holds: (
+            world.history.holds.len(),
+            world
+                .history
+                .holds
+                .iter()
+                .filter(|h| h.released_zxid.is_some())
+                .count(),
+        ),
+        seq_creates: world.history.seq_creates.len(),
         trace: std::mem::take(&mut world.trace.lines),
         violations,
         options,
@@ -130,6 +145,8 @@ fn final_checks(world: &World) -> Vec<Violation> {
     }
     violations.extend(check::sessions::check_monotonic(&world.history));
     violations.extend(check::sessions::check_ephemerals(&world.history));
+    violations.extend(check::recipes::check_sequential(&world.history));
+    violations.extend(check::recipes::check_lock(&world.history));
     for v in world.history.watch_violations.iter().take(5) {
         violations.push(Violation {
             invariant: "watches fire once, before the data that triggered them",

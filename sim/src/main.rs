@@ -104,13 +104,16 @@ fn main() -> ExitCode {
         assert_eq!(hash, report.trace_hash, "the replay with a trace diverged");
     }
     println!(
-        "ops={} ok={} crashes={} fsyncs={} peer_messages={} last_committed=0x{:x} wall_ms={}",
+        "ops={} ok={} crashes={} fsyncs={} peer_messages={} last_committed=0x{:x} lock_holds={}/{} seq_creates={} wall_ms={}",
         report.ops,
         report.ops_ok,
         report.crashes,
         report.fsyncs,
         report.peer_messages,
         report.last_committed,
+        report.lock_holds.0,
+        report.lock_holds.1,
+        report.seq_creates,
         wall.as_millis()
     );
     println!("trace_hash={:016x}", report.trace_hash);

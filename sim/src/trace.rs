@@ -29,9 +29,9 @@ impl Trace {
         if !self.keep {
             // Hash the same bytes without building a string.
             let mut h = Hasher(self.hash);
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "{:>10}.{:06} {}\n",
+                "{:>10}.{:06} {}",
                 now_ns / 1_000_000,
                 now_ns % 1_000_000,
                 what

@@ -3,6 +3,7 @@
 
 use crate::clients::ClientState;
 use crate::history::OpKind;
+use crate::lock::LockState;
 use crate::world::{Event, World, MS};
 use corral_core::ConnId;
 use rand_core::RngCore;
@@ -60,7 +61,26 @@ impl World {
             return;
         }
         let now = self.now;
+        let lock_before = self.clients[client].lock.clone();
         let ok = self.clients[client].receive(bytes, now, &mut self.history);
+        if self.clients[client].lock != lock_before {
+            let lock = &self.clients[client].lock;
+            self.trace
+                .line(now, format_args!("client {client} lock {lock:?}"));
+        }
+        let out = std::mem::take(&mut self.clients[client].out);
+        if ok && !out.is_empty() {
+            if let Some(s) = self.client_server(client) {
+                let incarnation = self.servers[s].incarnation;
+                let event = Event::ToServer {
+                    server: s,
+                    incarnation,
+                    conn,
+                    bytes: out,
+                };
+                self.deliver(conn, true, event);
+            }
+        }
         for i in std::mem::take(&mut self.clients[client].completed) {
             let op = &self.history.ops[i];
             self.trace.line(
@@ -142,7 +162,14 @@ impl World {
             return;
         };
         let now = self.now;
-        let frames = if self.clients[client].idle() {
+        let frames = if self.clients[client].idle() && self.clients[client].lock_due(now) {
+            self.clients[client].lock_release(now)
+        } else if self.clients[client].idle()
+            && self.clients[client].lock == LockState::Idle
+            && self.chance(0.02)
+        {
+            self.clients[client].lock_acquire(now)
+        } else if self.clients[client].idle() {
             let key = self.rand(0, self.options.keys as u64 - 1) as usize;
             let kind = self.pick_op(client, key);
             let pipelined_read = kind.is_write() && self.chance(0.3);
@@ -179,7 +206,8 @@ impl World {
             return OpKind::CreateEphemeral;
         }
         let value = format!("c{}-{}", c.id, c.writes).into_bytes();
-        match self.rng.next_u64() % 11 {
+        match self.rng.next_u64() % 12 {
+            11 => OpKind::CreateSequential,
             10 => OpKind::CheckEphemeral,
             0..=2 => {
                 c.writes += 1;

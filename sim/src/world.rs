@@ -5,9 +5,10 @@
 //! (peers.rs), clients' connections and workload (workload.rs).
 
 use crate::check::replicas::Replicas;
-use crate::clients::{key_path, Client, EPHEMERAL_PARENT};
+use crate::clients::{key_path, Client, EPHEMERAL_PARENT, SEQUENTIAL_PARENT};
 use crate::disk::Disk;
 use crate::history::History;
+use crate::lock::LOCK_PARENT;
 use crate::network::Network;
 use crate::options::Options;
 use crate::server::Server;
@@ -180,7 +181,7 @@ impl World {
             .collect();
         let paths: Vec<String> = (0..options.keys)
             .map(key_path)
-            .chain([EPHEMERAL_PARENT.to_owned()])
+            .chain([EPHEMERAL_PARENT, LOCK_PARENT, SEQUENTIAL_PARENT].map(str::to_owned))
             .collect();
         let n = options.servers();
         let servers = (0..n)

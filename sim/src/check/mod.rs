@@ -2,6 +2,7 @@
 //! violations.
 
 pub mod linearizable;
+pub mod recipes;
 pub mod replicas;
 pub mod sessions;
 
