@@ -152,8 +152,10 @@ impl Cluster {
                     s.closed.insert(conn);
                 }
                 Output::Append(txn) => s.disk.log.push(txn),
+                // As a real disk: durable through what was appended, whatever was asked.
                 Output::Sync { through } => {
-                    s.sync = Some(s.sync.map_or(through, |z| z.max(through)))
+                    let last = s.disk.log.last().map_or(Zxid::ZERO, |t| t.zxid);
+                    s.sync = Some(through.min(last).max(s.sync.unwrap_or(Zxid::ZERO)));
                 }
                 Output::Snapshot { .. } => {}
                 Output::ToPeer { to, message } => sent.push((id, to, message)),

@@ -219,6 +219,18 @@ impl Node {
         let Some(l) = self.leader() else {
             return;
         };
+        // A repeated FOLLOWERINFO (the learner heard nothing yet): answer it again.
+        match (l.links.get(&from).map(|link| link.stage), l.epoch) {
+            (Some(Stage::EpochSent), Some(epoch)) => {
+                self.send_peer(from, PeerMessage::LeaderInfo { new_epoch: epoch });
+                return;
+            }
+            (Some(Stage::Reported), _) | (None, _) => {}
+            (Some(_), _) => return,
+        }
+        let Some(l) = self.leader() else {
+            return;
+        };
         l.links.insert(
             from,
             Link {
@@ -349,8 +361,11 @@ impl Node {
         };
         link.stage = Stage::Synced;
         let broadcasting = l.phase == Phase::Broadcasting;
+        // The last zxid this learner will have logged once it has what is sent below.
         let newleader_zxid = if broadcasting {
-            self.last_proposed
+            self.proposals
+                .back()
+                .map_or(self.tree.last_zxid(), |p| p.txn.zxid)
         } else {
             l.newleader_zxid
         };
