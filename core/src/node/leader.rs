@@ -219,6 +219,19 @@ impl Node {
         let Some(l) = self.leader() else {
             return;
         };
+        // A learner that accepted a newer epoch than ours: another leader got further.
+        if l.epoch.is_some_and(|e| accepted > e) && !planted_stale_epoch(&self.config) {
+            tracing::warn!(
+                from = from.0,
+                accepted = accepted.0,
+                "a learner accepted a newer epoch; stepping down"
+            );
+            self.become_looking();
+            return;
+        }
+        let Some(l) = self.leader() else {
+            return;
+        };
         // A repeated FOLLOWERINFO (the learner heard nothing yet): answer it again.
         match (l.links.get(&from).map(|link| link.stage), l.epoch) {
             (Some(Stage::EpochSent), Some(epoch)) => {
@@ -255,12 +268,29 @@ impl Node {
         }
         link.stage = Stage::EpochAcked(last_zxid);
         let step = l.discovery.on_ack_epoch(from, current, last_zxid);
-        if l.phase != Phase::Discovering {
-            // Late learners are synchronized at once.
-            self.sync_learner(from);
+        #[cfg(feature = "planted-bugs")]
+        let step = match step {
+            // The planted bug: the leader never checks whether a learner knows a newer history.
+            DiscoveryStep::StepDown { .. } if self.config.planted.accept_stale_epoch => {
+                DiscoveryStep::Wait
+            }
+            step => step,
+        };
+        if self.leader().is_some_and(|l| l.phase == Phase::Discovering) {
+            self.on_discovery_step(step);
             return;
         }
-        self.on_discovery_step(step);
+        // A late learner too: one that adopted a newer history (the NEWLEADER of a leader this
+        // one never heard of) proves this leader stale.
+        let ours = (
+            self.epochs.current,
+            self.last_proposed.max(self.tree.last_zxid()),
+        );
+        if (current, last_zxid) > ours && !planted_stale_epoch(&self.config) {
+            self.on_discovery_step(DiscoveryStep::StepDown { newer: from });
+            return;
+        }
+        self.sync_learner(from);
     }
 
     fn on_discovery_step(&mut self, step: DiscoveryStep) {
@@ -719,5 +749,16 @@ impl Node {
             password,
         };
         self.propose(session, 0, op::CREATE_SESSION, op, Origin::Server, zxid);
+    }
+}
+
+/// Whether the planted stale-epoch bug is on (never in production builds).
+fn planted_stale_epoch(config: &crate::config::Config) -> bool {
+    #[cfg(feature = "planted-bugs")]
+    return config.planted.accept_stale_epoch;
+    #[cfg(not(feature = "planted-bugs"))]
+    {
+        let _ = config;
+        false
     }
 }
