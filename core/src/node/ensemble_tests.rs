@@ -648,3 +648,36 @@ fn a_partitioned_follower_rejoins_after_the_partition_heals() {
         "the rejoining follower did not depose the leader"
     );
 }
+
+#[test]
+fn every_ensemble_size_from_one_to_seven_voters_elects_and_replicates() {
+    for (voters, observers) in [(1, 1), (2, 0), (3, 2), (4, 0), (5, 1), (6, 0), (7, 0)] {
+        let mut c = Cluster::new(voters, observers);
+        let leader = c.await_stable();
+        let last = ServerId(voters + observers);
+        let (conn, rsp) = c.connect(last, ConnectRequest::new_session(4000));
+        assert!(rsp.is_some(), "{voters}+{observers}: no session");
+        let (h, _) = c.call(last, conn, 1, create("/x", b"", 0));
+        assert_eq!(h.err, 0, "{voters}+{observers}: write failed");
+        c.assert_replicas_agree();
+        // Losing a minority of voters (never the leader here) keeps the ensemble writable.
+        let minority = (voters - 1) / 2;
+        let down: Vec<ServerId> = c
+            .voters
+            .iter()
+            .copied()
+            .filter(|id| *id != leader && *id != last)
+            .take(minority as usize)
+            .collect();
+        for d in &down {
+            c.crash(*d);
+        }
+        c.run_ms(500);
+        let (conn, _) = c.connect(leader, ConnectRequest::new_session(4000));
+        let (h, _) = c.call(leader, conn, 2, create("/y", b"", 0));
+        assert_eq!(
+            h.err, 0,
+            "{voters}+{observers}: a minority down stopped writes"
+        );
+    }
+}
