@@ -200,11 +200,11 @@ fn corrupt_newest_snapshot_falls_back_to_the_previous() {
     let (mut storage, _) = open(&options);
     storage.append(&txns(1..=3)).expect("append");
     storage
-        .write_snapshot(Zxid(3), b"state at 3")
+        .write_snapshot(Zxid(3), &SnapshotBody::Bytes(b"state at 3".to_vec()))
         .expect("snapshot");
     storage.append(&txns(4..=6)).expect("append");
     storage
-        .write_snapshot(Zxid(6), b"state at 6")
+        .write_snapshot(Zxid(6), &SnapshotBody::Bytes(b"state at 6".to_vec()))
         .expect("snapshot");
     storage.append(&txns(7..=8)).expect("append");
     storage.sync().expect("sync");
@@ -246,7 +246,10 @@ fn purge_keeps_the_newest_snapshots_and_the_log_they_need() {
     for snap in [2, 4, 6, 8, 10] {
         storage.append(&txns(snap - 1..=snap)).expect("append");
         storage
-            .write_snapshot(Zxid(snap), format!("at {snap}").as_bytes())
+            .write_snapshot(
+                Zxid(snap),
+                &SnapshotBody::Bytes(format!("at {snap}").into_bytes()),
+            )
             .expect("snapshot");
     }
     storage.append(&txns(11..=11)).expect("append");
@@ -281,9 +284,13 @@ fn truncate_after_drops_later_records_and_snapshots() {
     let options = options(&dir, 3);
     let (mut storage, _) = open(&options);
     storage.append(&txns(1..=4)).expect("append");
-    storage.write_snapshot(Zxid(4), b"at 4").expect("snapshot");
+    storage
+        .write_snapshot(Zxid(4), &SnapshotBody::Bytes(b"at 4".to_vec()))
+        .expect("snapshot");
     storage.append(&txns(5..=10)).expect("append");
-    storage.write_snapshot(Zxid(9), b"at 9").expect("snapshot");
+    storage
+        .write_snapshot(Zxid(9), &SnapshotBody::Bytes(b"at 9".to_vec()))
+        .expect("snapshot");
     storage.sync().expect("sync");
 
     storage.truncate_after(Zxid(5)).expect("truncate");
@@ -362,7 +369,7 @@ fn snapshot_and_truncate_through_the_thread() {
     let (handle, mut events) = storage.spawn().expect("spawn");
     handle.append(txns(1..=5)).expect("append");
     handle
-        .snapshot(Zxid(3), b"at 3".to_vec())
+        .snapshot(Zxid(3), SnapshotBody::Bytes(b"at 3".to_vec()))
         .expect("snapshot");
     handle.truncate_after(Zxid(4)).expect("truncate");
     handle.sync(Zxid(4)).expect("sync");
@@ -408,7 +415,9 @@ fn write_failure_stops_storage_cleanly() {
     hooks.fail_writes.store(false, Ordering::Relaxed);
     handle.append(txns(3..=3)).expect("append");
     handle.sync(Zxid(3)).expect("sync");
-    handle.snapshot(Zxid(3), Vec::new()).expect("snapshot");
+    handle
+        .snapshot(Zxid(3), SnapshotBody::Bytes(Vec::new()))
+        .expect("snapshot");
     handle.shutdown().expect("shutdown");
     // One Failed per later append and snapshot, and per batch of sync requests (syncs coalesce
     // into one answer per batch, as Persisted does).
