@@ -428,3 +428,107 @@ fn write_failure_stops_storage_cleanly() {
         .all(|event| matches!(event, StorageEvent::Failed(_))));
     assert_eq!(open(&options).1.txns, txns(1..=2));
 }
+
+/// A tree of `nodes` persistent nodes under `/big`, as of zxid `nodes + 1`.
+fn big_tree(nodes: i64) -> corral_core::tree::DataTree {
+    let mut tree = corral_core::tree::DataTree::new();
+    let create = |zxid: i64, path: String, parent_cversion: i32| Txn {
+        zxid: Zxid(zxid),
+        session: SessionId(7),
+        cxid: 0,
+        opcode: 1,
+        time_ms: 1_700_000_000_000,
+        op: TxnOp::Create {
+            path,
+            data: vec![7; 100],
+            acl: corral_core::jute::Acl::open_unsafe(),
+            kind: corral_core::txn::NodeKind::Persistent,
+            parent_cversion,
+        },
+    };
+    tree.apply(&create(1, "/big".into(), 1));
+    for i in 0..nodes {
+        tree.apply(&create(i + 2, format!("/big/n{i:06}"), i as i32 + 1));
+    }
+    tree
+}
+
+#[test]
+fn a_state_snapshot_is_streamed_to_disk_and_decoded_while_read() {
+    let dir = TempDir::new().expect("tempdir");
+    let options = options(&dir, 100);
+    let (mut storage, _) = open(&options);
+    let tree = big_tree(20_000);
+    let snapshot = corral_core::tree::Snapshot::new(&tree, Vec::new());
+    let zxid = snapshot.zxid();
+    storage
+        .write_snapshot(zxid, &SnapshotBody::State(snapshot.clone()))
+        .expect("snapshot");
+    // A newer snapshot whose checksum is right but whose body is no state: the state sink
+    // refuses it and recovery falls back to the older one.
+    let newer = Zxid(zxid.0 + 1);
+    storage
+        .write_snapshot(newer, &SnapshotBody::Bytes(b"not a state".to_vec()))
+        .expect("snapshot");
+    drop(storage);
+
+    let bytes = open(&options).1.snapshot.expect("a snapshot");
+    assert_eq!(bytes, (newer, b"not a state".to_vec()));
+    let sink = || StateSink::new(options.record_bytes_max);
+    let (_, recovered) = Storage::open_with(options.clone(), sink).expect("open");
+    let (at, state) = recovered.snapshot.expect("the older snapshot");
+    assert_eq!(at, zxid);
+    assert_eq!(state.tree.digest(), tree.digest());
+    assert_eq!(state.tree.node_count(), tree.node_count());
+    // The file holds exactly the core's encoding.
+    let file = fs::read(snapshot::snapshot_path(&options.data_dir, zxid)).expect("read");
+    assert_eq!(decode_snapshot(file, zxid), Ok(snapshot.to_bytes()));
+
+    // A flipped byte anywhere in the body makes the checksum fail: no snapshot at all.
+    let path = snapshot::snapshot_path(&options.data_dir, zxid);
+    let mut file = fs::read(&path).expect("read");
+    let middle = file.len() / 2;
+    file[middle] ^= 0x10;
+    fs::write(&path, file).expect("write");
+    let (_, recovered) = Storage::open_with(options.clone(), sink).expect("open");
+    assert!(recovered.snapshot.is_none());
+}
+
+#[test]
+fn snapshots_are_written_off_the_storage_thread_in_order() {
+    let dir = TempDir::new().expect("tempdir");
+    let options = options(&dir, 100);
+    let (storage, _) = open(&options);
+    let (handle, mut events) = storage.spawn().expect("spawn");
+    let tree = big_tree(5_000);
+    let state = corral_core::tree::Snapshot::new(&tree, Vec::new());
+    handle.append(txns(1..=3)).expect("append");
+    handle
+        .snapshot(Zxid(2), SnapshotBody::State(state.clone()))
+        .expect("snapshot");
+    handle
+        .snapshot(Zxid(3), SnapshotBody::Bytes(b"at 3".to_vec()))
+        .expect("snapshot");
+    handle.sync(Zxid(3)).expect("sync");
+    let mut written = Vec::new();
+    let mut persisted = false;
+    while written.len() < 2 || !persisted {
+        let received = receive_until(&mut events, |_| true);
+        for event in received {
+            match event {
+                StorageEvent::SnapshotWritten { zxid } => written.push(zxid),
+                StorageEvent::Persisted { through } => {
+                    assert_eq!(through, Zxid(3));
+                    persisted = true;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    // One write at a time, in the order asked.
+    assert_eq!(written, [Zxid(2), Zxid(3)]);
+    handle.shutdown().expect("shutdown");
+    let file = fs::read(snapshot::snapshot_path(&options.data_dir, Zxid(2))).expect("read");
+    assert_eq!(decode_snapshot(file, Zxid(2)), Ok(state.to_bytes()));
+    assert_eq!(open(&options).1.snapshot, Some((Zxid(3), b"at 3".to_vec())));
+}
