@@ -2,7 +2,7 @@
 //! performs its outputs. It makes no protocol decisions.
 
 use crate::peer::PeerNet;
-use crate::storage::{StorageCommand, StorageEvent, StorageHandle};
+use crate::storage::{SnapshotBody, StorageCommand, StorageEvent, StorageHandle};
 use corral_core::{ConnId, Input, Instant, Node, Now, Output, PeerMessage, ServerId, Zxid};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -301,8 +301,10 @@ impl Driver {
                     self.send_storage(StorageCommand::Append(batch));
                     self.send_storage(StorageCommand::Sync { through });
                 }
-                Output::Snapshot { zxid, bytes } => {
-                    self.send_storage(StorageCommand::Snapshot { zxid, bytes });
+                Output::Snapshot { zxid, snapshot } => {
+                    // Encoded and written on the snapshot thread, not here.
+                    let body = SnapshotBody::State(snapshot);
+                    self.send_storage(StorageCommand::Snapshot { zxid, body });
                 }
                 Output::ToPeer { to, message } => match &self.peers {
                     Some((peers, _)) => peers.send(to, message),
@@ -313,7 +315,8 @@ impl Driver {
                     // In order: what was appended before belongs to the log being replaced.
                     let batch = std::mem::take(&mut self.appends);
                     self.send_storage(StorageCommand::Append(batch));
-                    self.send_storage(StorageCommand::Snapshot { zxid, bytes });
+                    let body = SnapshotBody::Bytes(bytes);
+                    self.send_storage(StorageCommand::Snapshot { zxid, body });
                     self.send_storage(StorageCommand::TruncateAfter(Zxid::ZERO));
                 }
             }

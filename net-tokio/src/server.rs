@@ -2,7 +2,7 @@
 
 use crate::config::{ConfigError, FourLetterWords, ServerConfig};
 use crate::driver::{accept_loop, Clock, Driver};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{StateSink, Storage, StorageError};
 use corral_core::node::NodeError;
 use corral_core::{Config, Ensemble, Node, Recovered, ServerId};
 use std::collections::BTreeMap;
@@ -131,13 +131,16 @@ pub async fn serve(
     } else {
         None
     };
-    let (storage, recovered) = Storage::open(sc.storage_options())?;
+    // The snapshot is decoded while it is read, straight into the tree.
+    let options = sc.storage_options();
+    let record_bytes_max = options.record_bytes_max;
+    let (storage, recovered) = Storage::open_with(options, || StateSink::new(record_bytes_max))?;
     let epochs = match me {
         Some(_) => crate::epochs::read(&sc.data_dir)?,
         None => Default::default(),
     };
     let recovered = Recovered {
-        snapshot: recovered.snapshot.map(|(_, bytes)| bytes),
+        snapshot: recovered.snapshot.map(|(_, state)| state),
         txns: recovered.txns,
         epochs,
     };

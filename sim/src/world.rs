@@ -7,6 +7,7 @@ use crate::history::{History, OpKind};
 use crate::options::{Bug, Options};
 use crate::trace::Trace;
 use corral_core::node::Output;
+use corral_core::tree::decode_snapshot;
 use corral_core::txn::{NodeKind, Txn, TxnOp};
 use corral_core::{Config, ConnId, Input, Instant, Node, Now, Recovered, SessionId, Zxid};
 use rand_chacha::ChaCha8Rng;
@@ -225,6 +226,10 @@ impl World {
 
     fn start_server(&mut self, seed: u64) {
         let (snapshot, txns) = self.server.disk.recover();
+        let snapshot = match snapshot.map(|bytes| decode_snapshot(&bytes)).transpose() {
+            Ok(s) => s,
+            Err(e) => panic!("server cannot decode its own snapshot: {e}"),
+        };
         let recovered = Recovered {
             snapshot,
             txns,
@@ -298,9 +303,9 @@ impl World {
                     self.schedule(d, Event::FsyncDone { incarnation });
                 }
             }
-            Output::Snapshot { zxid, bytes } => {
+            Output::Snapshot { zxid, snapshot } => {
                 self.trace.line(self.now, format_args!("snapshot {zxid}"));
-                self.server.disk.snapshot = Some((zxid, bytes));
+                self.server.disk.snapshot = Some((zxid, snapshot.to_bytes()));
             }
             Output::ToPeer { .. } | Output::SaveEpochs(_) | Output::InstallSnapshot { .. } => {
                 unreachable!("a standalone server has no peers")

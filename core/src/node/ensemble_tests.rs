@@ -91,11 +91,14 @@ impl Cluster {
         let cfg = config(id, &self.voters, &self.observers);
         let now = self.now;
         let s = self.servers.get_mut(&id).expect("server");
-        let recovered = Recovered {
-            snapshot: s.disk.snapshot.clone(),
-            txns: s.disk.log.clone(),
-            epochs: s.disk.epochs,
-        };
+        let recovered =
+            Recovered {
+                snapshot: s.disk.snapshot.as_deref().map(|bytes| {
+                    crate::tree::decode_snapshot(bytes).expect("own snapshot decodes")
+                }),
+                txns: s.disk.log.clone(),
+                epochs: s.disk.epochs,
+            };
         s.node = Some(Node::new(cfg, recovered, id.0, now).expect("node starts"));
         self.drain(id);
     }
