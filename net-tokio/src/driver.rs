@@ -3,7 +3,7 @@
 
 use crate::peer::PeerNet;
 use crate::storage::{SnapshotBody, StorageCommand, StorageEvent, StorageHandle};
-use corral_core::{ConnId, Input, Instant, Node, Now, Output, PeerMessage, ServerId, Zxid};
+use corral_core::{ConnId, Input, Instant, Node, Now, Output, PeerMessage, ServerId};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -315,9 +315,7 @@ impl Driver {
                     // In order: what was appended before belongs to the log being replaced.
                     let batch = std::mem::take(&mut self.appends);
                     self.send_storage(StorageCommand::Append(batch));
-                    let body = SnapshotBody::Bytes(bytes);
-                    self.send_storage(StorageCommand::Snapshot { zxid, body });
-                    self.send_storage(StorageCommand::TruncateAfter(Zxid::ZERO));
+                    self.send_storage(StorageCommand::InstallSnapshot { zxid, bytes });
                 }
             }
         }

@@ -179,3 +179,47 @@ async fn a_session_and_its_ephemeral_survive_the_death_of_its_server() {
         "the ephemeral vanished"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_far_behind_installs_a_snapshot_that_survives_its_restart() {
+    let mut ens = Ensemble::start(3);
+    let leader = ens.await_leader(&[0, 1, 2]);
+    let behind = (leader + 1) % 3;
+    let other = (leader + 2) % 3;
+    ens.members[behind].kill();
+    let client = connect_to(&ens.members[leader].addr(), Duration::from_secs(10)).await;
+    let mode = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    // More transactions than the leader keeps for a DIFF (500): the follower needs a SNAP.
+    let paths: Vec<String> = (0..700).map(|i| format!("/s{i}")).collect();
+    let writes: Vec<_> = paths
+        .iter()
+        .map(|p| client.create(p, b"x", &mode))
+        .collect();
+    for w in writes {
+        bounded("create", w).await.expect("create");
+    }
+    ens.members[behind].restart();
+    ens.await_leader(&[0, 1, 2]);
+    let log = ens.members[behind].log();
+    assert!(
+        log.contains("installed the leader's snapshot"),
+        "no SNAP:\n{log}"
+    );
+    // Restarted again, it recovers from the installed snapshot alone.
+    ens.members[other].kill();
+    ens.members[behind].restart();
+    let log = ens.members[behind].log();
+    let recovered = log
+        .lines()
+        .find(|l| l.contains("storage recovered"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        recovered.contains("snapshot=0x") && !recovered.contains("snapshot=0x0 "),
+        "the installed snapshot did not survive: {recovered}"
+    );
+    ens.await_leader(&[leader, behind]);
+    let reader = connect_to(&ens.members[behind].addr(), Duration::from_secs(10)).await;
+    assert_eq!(read(&reader, "/s699").await, Some(b"x".to_vec()));
+    assert_eq!(read(&reader, "/s0").await, Some(b"x".to_vec()));
+}

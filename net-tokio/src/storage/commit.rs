@@ -52,6 +52,13 @@ pub enum StorageCommand {
     },
     /// Drop every log record above this zxid (ZAB TRUNC).
     TruncateAfter(Zxid),
+    /// Replace the whole durable state with this snapshot and an empty log (ZAB SNAP).
+    InstallSnapshot {
+        /// The snapshot's last zxid.
+        zxid: Zxid,
+        /// The encoded state.
+        bytes: Vec<u8>,
+    },
     /// Run autopurge now.
     Purge,
     /// Make everything durable and stop the thread.
@@ -357,6 +364,15 @@ impl Committer {
                         self.emit(StorageEvent::Truncated { after });
                     }
                     self.start_snapshot();
+                }
+                StorageCommand::InstallSnapshot { zxid, bytes } => {
+                    if std::mem::take(&mut sync_wanted) {
+                        self.sync_and_report();
+                    }
+                    // Every snapshot waiting or being written describes the replaced state.
+                    self.snapshot_next = None;
+                    self.finish_snapshots();
+                    self.guard(|storage| storage.install_snapshot(zxid, bytes));
                 }
                 StorageCommand::Purge => {
                     if let Some(error) = &self.failed {

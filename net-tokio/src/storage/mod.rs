@@ -10,6 +10,7 @@
 //! files `[b"CORRSNP1"][u64 LE zxid][u32 LE crc32c][body]`.
 
 mod commit;
+mod install;
 mod log;
 mod purge;
 mod record;
@@ -238,6 +239,7 @@ impl Storage {
             fs::create_dir_all(dir).map_err(io_error("create", dir))?;
         }
         snapshot::remove_temp_files(&options.data_dir)?;
+        install::finish_interrupted(&options)?;
         let snapshot = snapshot::load_newest_valid(&options.data_dir, sink)?;
         let snapshot_zxid = snapshot.as_ref().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
         let stats = Arc::new(StorageStats::default());

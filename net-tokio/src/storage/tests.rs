@@ -532,3 +532,69 @@ fn snapshots_are_written_off_the_storage_thread_in_order() {
     assert_eq!(decode_snapshot(file, Zxid(2)), Ok(state.to_bytes()));
     assert_eq!(open(&options).1.snapshot, Some((Zxid(3), b"at 3".to_vec())));
 }
+
+#[test]
+fn installing_a_snapshot_replaces_the_log_and_newer_snapshots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = options(&dir, 4);
+    let (mut storage, _) = open(&options);
+    storage.append(&txns(1..=10)).expect("append");
+    storage.sync().expect("sync");
+    storage
+        .write_snapshot(Zxid(9), &SnapshotBody::Bytes(b"old history".to_vec()))
+        .expect("snapshot");
+    storage
+        .install_snapshot(Zxid(6), b"leader's state".to_vec())
+        .expect("install");
+    // The leader's transactions after the snapshot follow.
+    storage.append(&txns(7..=8)).expect("append after install");
+    storage.sync().expect("sync");
+    drop(storage);
+    let (_, recovered) = open(&options);
+    let (zxid, body) = recovered.snapshot.expect("a snapshot");
+    assert_eq!((zxid, body.as_slice()), (Zxid(6), &b"leader's state"[..]));
+    let zxids: Vec<Zxid> = recovered.txns.iter().map(|t| t.zxid).collect();
+    assert_eq!(
+        zxids,
+        vec![Zxid(7), Zxid(8)],
+        "records of the replaced log came back"
+    );
+    assert!(!files(&options.data_dir)
+        .iter()
+        .any(|f| f.starts_with("install.")));
+}
+
+#[test]
+fn recovery_finishes_an_install_interrupted_after_the_snapshot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = options(&dir, 4);
+    let (mut storage, _) = open(&options);
+    storage.append(&txns(1..=10)).expect("append");
+    storage.sync().expect("sync");
+    // The crash came after step 2: marker and snapshot on disk, the old log still there.
+    storage
+        .write_snapshot(Zxid(6), &SnapshotBody::Bytes(b"leader's state".to_vec()))
+        .expect("snapshot");
+    drop(storage);
+    fs::write(options.data_dir.join("install.0000000000000006"), b"").expect("marker");
+    let (_, recovered) = open(&options);
+    assert_eq!(recovered.snapshot.map(|(z, _)| z), Some(Zxid(6)));
+    assert!(recovered.txns.is_empty(), "the replaced log was replayed");
+}
+
+#[test]
+fn an_install_that_never_wrote_its_snapshot_keeps_the_old_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = options(&dir, 4);
+    let (mut storage, _) = open(&options);
+    storage.append(&txns(1..=10)).expect("append");
+    storage.sync().expect("sync");
+    drop(storage);
+    fs::write(options.data_dir.join("install.0000000000000006"), b"").expect("marker");
+    let (_, recovered) = open(&options);
+    assert!(recovered.snapshot.is_none());
+    assert_eq!(recovered.txns.len(), 10, "the old log was lost");
+    assert!(!files(&options.data_dir)
+        .iter()
+        .any(|f| f.starts_with("install.")));
+}
