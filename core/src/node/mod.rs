@@ -9,10 +9,12 @@
 
 mod commit;
 mod conn;
+mod forward;
 mod fourlw;
 mod leader;
 mod learner;
 mod read;
+mod read_index;
 mod role;
 mod stats;
 mod write;
