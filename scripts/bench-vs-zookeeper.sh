@@ -13,7 +13,7 @@
 # 100 bytes, and restart time (process start to the first served read of that data).
 #
 # Installs Apache ZooKeeper from Debian (package zookeeper) when its jar is missing. The 3-node
-# ensemble topology runs ZooKeeper only: Corral ensembles do not exist yet.
+# ensemble topology runs a 3-node Corral ensemble and a 3-node ZooKeeper ensemble on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -275,34 +275,44 @@ memory_and_restart() {
     done
 }
 
-# --- ZooKeeper ensemble on loopback ----------------------------------------------------------------
-ensemble() {
-    echo "Corral ensembles do not exist yet: the ensemble topology measures ZooKeeper only" >&2
+# --- 3-node ensembles on loopback, Corral's and ZooKeeper's --------------------------------------
+# start_ensemble KIND LABEL CLIENT_BASE PEER_BASE ELECTION_BASE; sets ens_pids and ens_addrs.
+start_ensemble() {
+    local kind="$1" label="$2" client_base="$3" peer_base="$4" election_base="$5"
     local servers=() i
     for i in 1 2 3; do
-        servers+=("server.$i=127.0.0.1:$((21830 + i)):$((21840 + i))")
+        servers+=("server.$i=127.0.0.1:$((peer_base + i)):$((election_base + i))")
     done
-    local zk_pids=() addrs=""
+    ens_pids=()
+    ens_addrs=""
     for i in 1 2 3; do
-        local dir="$data_base/zk-ensemble-$i"
-        write_cfg "$data_base/zk-ensemble-$i.cfg" "$dir" $((21820 + i)) "${servers[@]}"
+        local dir="$data_base/$label-ensemble-$i"
+        write_cfg "$data_base/$label-ensemble-$i.cfg" "$dir" $((client_base + i)) "${servers[@]}"
         echo "$i" >"$dir/myid"
     done
     for i in 1 2 3; do
-        start zk-peer "$data_base/zk-ensemble-$i.cfg" "$data_base/zk-ensemble-$i.log"
-        zk_pids+=("$started_pid")
-        addrs="$addrs${addrs:+,}127.0.0.1:$((21820 + i))"
+        start "$kind" "$data_base/$label-ensemble-$i.cfg" "$data_base/$label-ensemble-$i.log"
+        ens_pids+=("$started_pid")
+        ens_addrs="$ens_addrs${ens_addrs:+,}127.0.0.1:$((client_base + i))"
     done
     for i in 1 2 3; do
-        wait_ready "127.0.0.1:$((21820 + i))"
+        wait_ready "127.0.0.1:$((client_base + i))"
     done
+}
+
+ensemble() {
+    start_ensemble corral corral 21850 21860 21870
+    local c_pids=("${ens_pids[@]}") c_addrs="$ens_addrs"
+    start_ensemble zk-peer zk 21820 21830 21840
+    local z_pids=("${ens_pids[@]}") z_addrs="$ens_addrs"
     local round workload
     for round in $(seq 1 "$rounds"); do
         for workload in "${workloads[@]}"; do
-            run_one ensemble zookeeper "$round" "$workload" "$addrs" "${zk_pids[@]}"
+            run_one ensemble corral "$round" "$workload" "$c_addrs" "${c_pids[@]}"
+            run_one ensemble zookeeper "$round" "$workload" "$z_addrs" "${z_pids[@]}"
         done
     done
-    stop "${zk_pids[@]}"
+    stop "${c_pids[@]}" "${z_pids[@]}"
 }
 
 case "$topology" in

@@ -25,7 +25,8 @@ pub mod txn;
 pub mod watch;
 pub mod zab;
 
-pub use config::Config;
+pub use config::{Config, Ensemble};
 pub use ids::{ConnId, Epoch, ServerId, SessionId, Zxid};
-pub use node::{Input, Node, Output, Recovered};
+pub use node::{Epochs, Input, Node, Output, Recovered, RoleKind};
 pub use time::{Instant, Now};
+pub use zab::PeerMessage;

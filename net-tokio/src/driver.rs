@@ -1,10 +1,12 @@
 //! The adapter loop: one task owns the `Node`, feeds it socket, storage and timer events, and
 //! performs its outputs. It makes no protocol decisions.
 
-use crate::storage::{StorageCommand, StorageEvent, StorageHandle};
-use corral_core::{ConnId, Input, Instant, Node, Now, Output};
+use crate::peer::PeerNet;
+use crate::storage::{SnapshotBody, StorageCommand, StorageEvent, StorageHandle};
+use corral_core::{ConnId, Input, Instant, Node, Now, Output, PeerMessage, ServerId};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -25,6 +27,10 @@ pub enum NetEvent {
     Bytes(ConnId, Vec<u8>),
     /// The socket closed.
     Closed(ConnId),
+    /// A message from a peer.
+    Peer(ServerId, PeerMessage),
+    /// The link to a peer broke.
+    PeerDown(ServerId),
 }
 
 /// What the node task tells a connection's writer.
@@ -155,6 +161,8 @@ pub struct Driver {
     conns: BTreeMap<ConnId, mpsc::UnboundedSender<ConnCommand>>,
     storage: StorageHandle,
     appends: Vec<corral_core::txn::Txn>,
+    /// Peer links and where the epochs live (ensembles only).
+    peers: Option<(PeerNet, PathBuf)>,
 }
 
 impl Driver {
@@ -166,7 +174,14 @@ impl Driver {
             conns: BTreeMap::new(),
             storage,
             appends: Vec::new(),
+            peers: None,
         }
+    }
+
+    /// Adds the peer links of an ensemble member, and the directory of its epoch files.
+    pub fn with_peers(mut self, peers: PeerNet, epochs_dir: PathBuf) -> Driver {
+        self.peers = Some((peers, epochs_dir));
+        self
     }
 
     /// Runs until `shutdown` resolves, then flushes storage.
@@ -223,6 +238,8 @@ impl Driver {
                 self.conns.remove(&conn);
                 Input::Closed { conn }
             }
+            NetEvent::Peer(from, message) => Input::Peer { from, message },
+            NetEvent::PeerDown(peer) => Input::PeerDown { peer },
         };
         self.node.handle(now, input);
     }
@@ -240,6 +257,20 @@ impl Driver {
             }
         };
         self.node.handle(now, input);
+    }
+
+    /// Epochs are written synchronously: the core's next outputs may depend on them being
+    /// durable, and they change once per leader election.
+    fn save_epochs(&mut self, epochs: corral_core::Epochs) {
+        let Some((_, dir)) = &self.peers else {
+            return;
+        };
+        if let Err(e) = crate::epochs::write(dir, epochs) {
+            // The outputs after this one (an epoch acknowledgement) promise that the epochs
+            // are durable: a replica that cannot keep that promise must stop.
+            tracing::error!(error = %e, "cannot save the epochs durably; stopping");
+            std::process::exit(2);
+        }
     }
 
     fn send_storage(&mut self, command: StorageCommand) {
@@ -270,13 +301,21 @@ impl Driver {
                     self.send_storage(StorageCommand::Append(batch));
                     self.send_storage(StorageCommand::Sync { through });
                 }
-                Output::Snapshot { zxid, bytes } => {
-                    self.send_storage(StorageCommand::Snapshot { zxid, bytes });
+                Output::Snapshot { zxid, snapshot } => {
+                    // Encoded and written on the snapshot thread, not here.
+                    let body = SnapshotBody::State(snapshot);
+                    self.send_storage(StorageCommand::Snapshot { zxid, body });
                 }
-                // The production adapter runs standalone servers only (peer transport is a
-                // later issue): a standalone node never asks for these.
-                Output::ToPeer { .. } | Output::SaveEpochs(_) | Output::InstallSnapshot { .. } => {
-                    tracing::error!("ensemble output from a standalone node; ignored");
+                Output::ToPeer { to, message } => match &self.peers {
+                    Some((peers, _)) => peers.send(to, message),
+                    None => tracing::error!("a peer message from a standalone node; dropped"),
+                },
+                Output::SaveEpochs(epochs) => self.save_epochs(epochs),
+                Output::InstallSnapshot { zxid, bytes } => {
+                    // In order: what was appended before belongs to the log being replaced.
+                    let batch = std::mem::take(&mut self.appends);
+                    self.send_storage(StorageCommand::Append(batch));
+                    self.send_storage(StorageCommand::InstallSnapshot { zxid, bytes });
                 }
             }
         }

@@ -10,5 +10,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod epochs;
+pub mod peer;
 pub mod server;
 pub mod storage;

@@ -2,9 +2,10 @@
 
 use crate::config::{ConfigError, FourLetterWords, ServerConfig};
 use crate::driver::{accept_loop, Clock, Driver};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{StateSink, Storage, StorageError};
 use corral_core::node::NodeError;
-use corral_core::{Config, Node, Recovered, ServerId};
+use corral_core::{Config, Ensemble, Node, Recovered, ServerId};
+use std::collections::BTreeMap;
 use std::path::Path;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -21,6 +22,12 @@ pub enum ServerError {
     /// The recovered state could not be loaded.
     #[error("recovery: {0}")]
     Node(#[from] NodeError),
+    /// `myid` is missing or invalid while `server.N` lines make an ensemble.
+    #[error("myid: {0}")]
+    MyId(String),
+    /// The epoch files could not be read.
+    #[error("epochs: {0}")]
+    Epochs(#[from] crate::epochs::EpochsError),
     /// The client port could not be bound.
     #[error("binding {addr}: {source}")]
     Bind {
@@ -32,10 +39,47 @@ pub enum ServerError {
     },
 }
 
-/// The core's configuration for a server configuration.
-pub fn node_config(sc: &ServerConfig) -> Config {
+/// Reads `myid` from the data directory (an ensemble member's id, as ZooKeeper's).
+pub fn read_myid(sc: &ServerConfig) -> Result<ServerId, ServerError> {
+    let path = sc.data_dir.join("myid");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| ServerError::MyId(format!("{}: {e}", path.display())))?;
+    let id = text
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| ServerError::MyId(format!("{}: not a number: {text:?}", path.display())))?;
+    if !sc.servers.contains_key(&ServerId(id)) {
+        return Err(ServerError::MyId(format!(
+            "no server.{id} line for this id"
+        )));
+    }
+    Ok(ServerId(id))
+}
+
+/// The core's configuration for a server configuration; `me` is this server's id in an
+/// ensemble (None: standalone).
+pub fn node_config(sc: &ServerConfig, me: Option<ServerId>) -> Config {
     let mut c = Config::standalone(sc.tick_time_ms);
     c.server_id = ServerId(1);
+    if let Some(me) = me {
+        c.server_id = me;
+        c.ensemble = Ensemble {
+            voters: sc
+                .servers
+                .iter()
+                .filter(|(_, s)| !s.observer)
+                .map(|(id, _)| *id)
+                .collect(),
+            observers: sc
+                .servers
+                .iter()
+                .filter(|(_, s)| s.observer)
+                .map(|(id, _)| *id)
+                .collect(),
+        };
+        c.init_limit_ticks = sc.init_limit;
+        c.sync_limit_ticks = sc.sync_limit;
+    }
     c.session_timeout_ms_min = sc.min_session_timeout_ms as i32;
     c.session_timeout_ms_max = sc.max_session_timeout_ms as i32;
     c.client_cnxns_per_ip_max = sc.max_client_cnxns as usize;
@@ -71,9 +115,6 @@ pub async fn run(config_path: Option<&Path>) -> Result<(), ServerError> {
     for key in &sc.unknown_keys {
         tracing::warn!(%key, "unknown configuration key ignored");
     }
-    if sc.servers.len() > 1 {
-        tracing::warn!("server.N lines found: ensembles are not supported yet; running standalone");
-    }
     serve(sc, shutdown_signal()).await
 }
 
@@ -84,14 +125,27 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let clock = Clock::new();
     let started = std::time::Instant::now();
-    let (storage, recovered) = Storage::open(sc.storage_options())?;
+    // A single server.N line is a standalone server, as in ZooKeeper.
+    let me = if sc.servers.len() > 1 {
+        Some(read_myid(&sc)?)
+    } else {
+        None
+    };
+    // The snapshot is decoded while it is read, straight into the tree.
+    let options = sc.storage_options();
+    let record_bytes_max = options.record_bytes_max;
+    let (storage, recovered) = Storage::open_with(options, || StateSink::new(record_bytes_max))?;
+    let epochs = match me {
+        Some(_) => crate::epochs::read(&sc.data_dir)?,
+        None => Default::default(),
+    };
     let recovered = Recovered {
-        snapshot: recovered.snapshot.map(|(_, bytes)| bytes),
+        snapshot: recovered.snapshot.map(|(_, state)| state),
         txns: recovered.txns,
-        epochs: Default::default(),
+        epochs,
     };
     let seed = clock.now().wall_ms as u64 ^ u64::from(std::process::id());
-    let node = Node::new(node_config(&sc), recovered, seed, clock.now())?;
+    let node = Node::new(node_config(&sc, me), recovered, seed, clock.now())?;
     let (storage, storage_events) = storage.spawn()?;
     let addr = format!("{}:{}", sc.client_port_address, sc.client_port);
     let listener = TcpListener::bind(&addr)
@@ -102,10 +156,25 @@ pub async fn serve(
         })?;
     tracing::info!(%addr, recovered_in_ms = started.elapsed().as_millis() as u64, "serving clients");
     let (net_tx, net_rx) = mpsc::unbounded_channel();
+    let mut driver = Driver::new(node, clock, storage);
+    if let Some(me) = me {
+        let addrs: BTreeMap<ServerId, String> = sc
+            .servers
+            .iter()
+            .map(|(id, s)| (*id, format!("{}:{}", s.host, s.peer_port)))
+            .collect();
+        let peer_addr = addrs.get(&me).cloned().unwrap_or_default();
+        let peers = crate::peer::start(me, addrs, net_tx.clone())
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: peer_addr,
+                source,
+            })?;
+        tracing::info!(id = me.0, members = sc.servers.len(), "ensemble member");
+        driver = driver.with_peers(peers, sc.data_dir.clone());
+    }
     let acceptor = tokio::spawn(accept_loop(listener, net_tx));
-    Driver::new(node, clock, storage)
-        .run(net_rx, storage_events, shutdown)
-        .await;
+    driver.run(net_rx, storage_events, shutdown).await;
     acceptor.abort();
     tracing::info!("stopped");
     Ok(())

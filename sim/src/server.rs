@@ -7,6 +7,7 @@ use crate::options::Bug;
 use crate::world::{Event, World, MS};
 use corral_core::config::Ensemble;
 use corral_core::node::{Output, RoleKind};
+use corral_core::tree::decode_snapshot;
 use corral_core::txn::TxnOp;
 use corral_core::{Config, ConnId, Input, Node, Recovered, ServerId, Zxid};
 use rand_core::RngCore;
@@ -94,6 +95,15 @@ impl World {
     /// `server_input(s, None)`.
     pub(crate) fn boot_server(&mut self, s: usize, seed: u64) {
         let (snapshot, txns) = self.servers[s].disk.recover();
+        let snapshot = match snapshot.map(|bytes| decode_snapshot(&bytes)).transpose() {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                let detail = format!("s{} cannot decode its own snapshot: {e}", s + 1);
+                self.replicas
+                    .violation("a server recovers from its own disk", detail);
+                return;
+            }
+        };
         let snapshot_zxid = self.servers[s].disk.snapshot.as_ref().map(|(z, _)| *z);
         let recovered = Recovered {
             snapshot,
@@ -223,10 +233,10 @@ impl World {
                     self.schedule(d, event);
                 }
             }
-            Output::Snapshot { zxid, bytes } => {
+            Output::Snapshot { zxid, snapshot } => {
                 self.trace
                     .line(self.now, format_args!("s{} snapshot {zxid}", s + 1));
-                self.servers[s].disk.snapshot = Some((zxid, bytes));
+                self.servers[s].disk.snapshot = Some((zxid, snapshot.to_bytes()));
             }
             Output::InstallSnapshot { zxid, bytes } => {
                 self.trace

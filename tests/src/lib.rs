@@ -56,6 +56,31 @@ impl Server {
         server
     }
 
+    /// Starts ensemble member `myid` on client port `port`: `extra_cfg` carries the
+    /// `server.N` lines (and limits); `myid` is written to the data directory first.
+    pub fn start_member(myid: u64, port: u16, extra_cfg: &str) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("data dir");
+        std::fs::write(data.join("myid"), format!("{myid}\n")).expect("myid");
+        let mut server = Server {
+            port,
+            dir,
+            extra_cfg: extra_cfg.to_owned(),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// The `Mode:` line of `srvr` (leader, follower, observer, looking, standalone).
+    pub fn mode(&self) -> Option<String> {
+        let text = self.four_letter("srvr")?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(str::to_owned)
+    }
+
     /// "127.0.0.1:port".
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)

@@ -85,9 +85,10 @@ impl Node {
         self.txns_since_snapshot = 0;
         self.snapshot_after = self.config.snap_count;
         let zxid = self.tree.last_zxid();
-        let bytes = self.snapshot_bytes();
-        tracing::info!(%zxid, bytes = bytes.len(), "taking snapshot");
-        self.outputs.push_back(Output::Snapshot { zxid, bytes });
+        // A frozen copy, not an encoding: the adapter encodes it off this thread.
+        let snapshot = self.snapshot();
+        tracing::info!(%zxid, nodes = snapshot.node_count(), "taking snapshot");
+        self.outputs.push_back(Output::Snapshot { zxid, snapshot });
     }
 
     /// Sends every watch notification a committed txn triggers, before its reply.

@@ -91,11 +91,14 @@ impl Cluster {
         let cfg = config(id, &self.voters, &self.observers);
         let now = self.now;
         let s = self.servers.get_mut(&id).expect("server");
-        let recovered = Recovered {
-            snapshot: s.disk.snapshot.clone(),
-            txns: s.disk.log.clone(),
-            epochs: s.disk.epochs,
-        };
+        let recovered =
+            Recovered {
+                snapshot: s.disk.snapshot.as_deref().map(|bytes| {
+                    crate::tree::decode_snapshot(bytes).expect("own snapshot decodes")
+                }),
+                txns: s.disk.log.clone(),
+                epochs: s.disk.epochs,
+            };
         s.node = Some(Node::new(cfg, recovered, id.0, now).expect("node starts"));
         self.drain(id);
     }
@@ -152,8 +155,10 @@ impl Cluster {
                     s.closed.insert(conn);
                 }
                 Output::Append(txn) => s.disk.log.push(txn),
+                // As a real disk: durable through what was appended, whatever was asked.
                 Output::Sync { through } => {
-                    s.sync = Some(s.sync.map_or(through, |z| z.max(through)))
+                    let last = s.disk.log.last().map_or(Zxid::ZERO, |t| t.zxid);
+                    s.sync = Some(through.min(last).max(s.sync.unwrap_or(Zxid::ZERO)));
                 }
                 Output::Snapshot { .. } => {}
                 Output::ToPeer { to, message } => sent.push((id, to, message)),
@@ -645,4 +650,37 @@ fn a_partitioned_follower_rejoins_after_the_partition_heals() {
         vec![leader],
         "the rejoining follower did not depose the leader"
     );
+}
+
+#[test]
+fn every_ensemble_size_from_one_to_seven_voters_elects_and_replicates() {
+    for (voters, observers) in [(1, 1), (2, 0), (3, 2), (4, 0), (5, 1), (6, 0), (7, 0)] {
+        let mut c = Cluster::new(voters, observers);
+        let leader = c.await_stable();
+        let last = ServerId(voters + observers);
+        let (conn, rsp) = c.connect(last, ConnectRequest::new_session(4000));
+        assert!(rsp.is_some(), "{voters}+{observers}: no session");
+        let (h, _) = c.call(last, conn, 1, create("/x", b"", 0));
+        assert_eq!(h.err, 0, "{voters}+{observers}: write failed");
+        c.assert_replicas_agree();
+        // Losing a minority of voters (never the leader here) keeps the ensemble writable.
+        let minority = (voters - 1) / 2;
+        let down: Vec<ServerId> = c
+            .voters
+            .iter()
+            .copied()
+            .filter(|id| *id != leader && *id != last)
+            .take(minority as usize)
+            .collect();
+        for d in &down {
+            c.crash(*d);
+        }
+        c.run_ms(500);
+        let (conn, _) = c.connect(leader, ConnectRequest::new_session(4000));
+        let (h, _) = c.call(leader, conn, 2, create("/y", b"", 0));
+        assert_eq!(
+            h.err, 0,
+            "{voters}+{observers}: a minority down stopped writes"
+        );
+    }
 }

@@ -36,7 +36,12 @@ impl Node {
     }
 
     fn four_letter_text(&self, word: &str, me: ConnId) -> String {
+        let serving = self.role.serves_clients();
         match word {
+            // As ZooKeeper: only a few words answer while the server is not serving.
+            "srvr" | "stat" | "mntr" | "cons" | "wchs" | "dump" if !serving => {
+                "This ZooKeeper instance is not currently serving requests\n".to_owned()
+            }
             "ruok" => "imok".to_owned(),
             "isro" => "rw".to_owned(),
             "srvr" => self.srvr(false, me),
@@ -59,15 +64,27 @@ impl Node {
         }
         let _ = write!(
             s,
-            "Latency min/avg/max: 0/0.0/0\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
+            "Latency min/avg/max: 0/0.0/0\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
             self.stats.packets_received,
             self.stats.packets_sent,
             self.live_conns(),
             self.proposals.len(),
             self.tree.last_zxid().0,
+            self.mode(),
             self.tree.node_count(),
         );
         s
+    }
+
+    /// ZooKeeper's name for the server's state.
+    fn mode(&self) -> &'static str {
+        match self.role() {
+            super::RoleKind::Standalone => "standalone",
+            super::RoleKind::Looking => "looking",
+            super::RoleKind::Leading => "leader",
+            super::RoleKind::Following => "follower",
+            super::RoleKind::Observing => "observer",
+        }
     }
 
     fn live_conns(&self) -> usize {
@@ -80,7 +97,7 @@ impl Node {
     fn mntr(&self) -> String {
         let rows: [(&str, String); 12] = [
             ("zk_version", VERSION.to_owned()),
-            ("zk_server_state", "standalone".to_owned()),
+            ("zk_server_state", self.mode().to_owned()),
             (
                 "zk_packets_received",
                 self.stats.packets_received.to_string(),

@@ -3,22 +3,13 @@
 //! heartbeats carrying session touches, and read-index confirmation for `sync`.
 
 use super::role::Role;
-use super::write::Origin;
 use super::Node;
-use crate::acl::AuthInfo;
-use crate::ids::{ConnId, Epoch, ServerId, SessionId, Zxid};
-use crate::jute::{decode_request, err, op, Id, Request};
-use crate::prep::PrepContext;
+use crate::ids::{Epoch, ServerId, Zxid};
 use crate::time::Instant;
-use crate::txn::TxnOp;
 use crate::zab::discovery::{DiscoveryStep, EpochProposal};
 use crate::zab::sync::{plan, SyncPlan};
 use crate::zab::{AckTracker, Notification, PeerMessage};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Read-index waits outstanding at once; more are refused (the learner's client sees a
-/// connection loss and retries).
-const READ_WAITS_MAX: usize = 10_000;
 
 /// Where the leader is in establishing its epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,31 +40,17 @@ enum Stage {
 }
 
 #[derive(Debug)]
-struct Link {
+pub(crate) struct Link {
     stage: Stage,
     last_heard: Instant,
     /// The newest ping round it answered.
-    round_answered: u64,
+    pub(crate) round_answered: u64,
 }
 
 impl Link {
     fn receives_broadcast(&self) -> bool {
         matches!(self.stage, Stage::Synced | Stage::Acked | Stage::Active)
     }
-}
-
-/// Who waits for a read-index confirmation.
-#[derive(Debug, Clone, Copy)]
-enum Reader {
-    Local(ConnId),
-    Remote { learner: ServerId, id: u64 },
-}
-
-#[derive(Debug)]
-struct ReadWait {
-    round: u64,
-    zxid: Zxid,
-    reader: Reader,
 }
 
 /// The leader's state.
@@ -87,12 +64,12 @@ pub(crate) struct Leader {
     /// The end of the history imposed on learners at NEWLEADER.
     newleader_zxid: Zxid,
     newleader_acks: BTreeSet<ServerId>,
-    links: BTreeMap<ServerId, Link>,
+    pub(crate) links: BTreeMap<ServerId, Link>,
     /// Discovery and synchronization must finish by then (initLimit).
     established_by: Instant,
     pub(crate) next_tick_at: Instant,
     ping_round: u64,
-    reads: Vec<ReadWait>,
+    pub(crate) reads: Vec<super::read_index::ReadWait>,
 }
 
 impl Leader {
@@ -106,7 +83,7 @@ impl Leader {
 }
 
 impl Node {
-    fn leader(&mut self) -> Option<&mut Leader> {
+    pub(crate) fn leader(&mut self) -> Option<&mut Leader> {
         match &mut self.role {
             Role::Leading(l) => Some(l),
             _ => None,
@@ -198,7 +175,7 @@ impl Node {
                 password,
             } => self.on_forwarded_session(session, timeout_ms, password),
             PeerMessage::ReadIndex { id } => {
-                self.start_read_index(Reader::Remote { learner: from, id })
+                self.start_read_index(super::read_index::Reader::Remote { learner: from, id })
             }
             other => {
                 tracing::warn!(from = from.0, message = ?other, "unexpected message for a leader");
@@ -215,6 +192,31 @@ impl Node {
                 "learner's role disagrees with the configuration"
             );
             return;
+        }
+        let Some(l) = self.leader() else {
+            return;
+        };
+        // A learner that accepted a newer epoch than ours: another leader got further.
+        if l.epoch.is_some_and(|e| accepted > e) && !planted_stale_epoch(&self.config) {
+            tracing::warn!(
+                from = from.0,
+                accepted = accepted.0,
+                "a learner accepted a newer epoch; stepping down"
+            );
+            self.become_looking();
+            return;
+        }
+        let Some(l) = self.leader() else {
+            return;
+        };
+        // A repeated FOLLOWERINFO (the learner heard nothing yet): answer it again.
+        match (l.links.get(&from).map(|link| link.stage), l.epoch) {
+            (Some(Stage::EpochSent), Some(epoch)) => {
+                self.send_peer(from, PeerMessage::LeaderInfo { new_epoch: epoch });
+                return;
+            }
+            (Some(Stage::Reported), _) | (None, _) => {}
+            (Some(_), _) => return,
         }
         let Some(l) = self.leader() else {
             return;
@@ -243,12 +245,29 @@ impl Node {
         }
         link.stage = Stage::EpochAcked(last_zxid);
         let step = l.discovery.on_ack_epoch(from, current, last_zxid);
-        if l.phase != Phase::Discovering {
-            // Late learners are synchronized at once.
-            self.sync_learner(from);
+        #[cfg(feature = "planted-bugs")]
+        let step = match step {
+            // The planted bug: the leader never checks whether a learner knows a newer history.
+            DiscoveryStep::StepDown { .. } if self.config.planted.accept_stale_epoch => {
+                DiscoveryStep::Wait
+            }
+            step => step,
+        };
+        if self.leader().is_some_and(|l| l.phase == Phase::Discovering) {
+            self.on_discovery_step(step);
             return;
         }
-        self.on_discovery_step(step);
+        // A late learner too: one that adopted a newer history (the NEWLEADER of a leader this
+        // one never heard of) proves this leader stale.
+        let ours = (
+            self.epochs.current,
+            self.last_proposed.max(self.tree.last_zxid()),
+        );
+        if (current, last_zxid) > ours && !planted_stale_epoch(&self.config) {
+            self.on_discovery_step(DiscoveryStep::StepDown { newer: from });
+            return;
+        }
+        self.sync_learner(from);
     }
 
     fn on_discovery_step(&mut self, step: DiscoveryStep) {
@@ -349,8 +368,11 @@ impl Node {
         };
         link.stage = Stage::Synced;
         let broadcasting = l.phase == Phase::Broadcasting;
+        // The last zxid this learner will have logged once it has what is sent below.
         let newleader_zxid = if broadcasting {
-            self.last_proposed
+            self.proposals
+                .back()
+                .map_or(self.tree.last_zxid(), |p| p.txn.zxid)
         } else {
             l.newleader_zxid
         };
@@ -556,7 +578,7 @@ impl Node {
     }
 
     /// Starts a heartbeat round; returns its number.
-    fn ping(&mut self) -> u64 {
+    pub(crate) fn ping(&mut self) -> u64 {
         let Some(l) = self.leader() else {
             return 0;
         };
@@ -573,136 +595,15 @@ impl Node {
         }
         round
     }
+}
 
-    /// A `sync`: confirm leadership with a quorum round that starts now, then serve once
-    /// applied through the commit point as of now.
-    fn start_read_index(&mut self, reader: Reader) {
-        let zxid = self.acks.committed();
-        let ready = self
-            .leader()
-            .is_some_and(|l| l.is_broadcasting() && l.reads.len() < READ_WAITS_MAX);
-        if !ready {
-            tracing::warn!(
-                ?reader,
-                "read index refused: not broadcasting or too many waits"
-            );
-            if let Reader::Local(conn) = reader {
-                self.close_conn(conn);
-            }
-            return;
-        }
-        let round = self.ping();
-        if let Some(l) = self.leader() {
-            l.reads.push(ReadWait {
-                round,
-                zxid,
-                reader,
-            });
-        }
-        self.check_reads();
-    }
-
-    pub(crate) fn leader_sync(&mut self, conn: ConnId) {
-        self.start_read_index(Reader::Local(conn));
-    }
-
-    /// Answers every read-index wait whose round a quorum has answered.
-    fn check_reads(&mut self) {
-        let me = self.config.server_id;
-        let quorum = self.config.ensemble.quorum();
-        let voters = self.config.ensemble.voters.clone();
-        let committed = self.tree.last_zxid();
-        let Some(l) = self.leader() else {
-            return;
-        };
-        if l.reads.is_empty() {
-            return;
-        }
-        let confirmed = |round: u64| {
-            usize::from(voters.contains(&me))
-                + l.links
-                    .iter()
-                    .filter(|(id, link)| voters.contains(id) && link.round_answered >= round)
-                    .count()
-                >= quorum
-        };
-        let (done, waiting): (Vec<ReadWait>, Vec<ReadWait>) = std::mem::take(&mut l.reads)
-            .into_iter()
-            .partition(|w| confirmed(w.round) && w.zxid <= committed);
-        l.reads = waiting;
-        for w in done {
-            match w.reader {
-                Reader::Local(conn) => self.finish_sync(conn),
-                Reader::Remote { learner, id } => {
-                    self.send_peer(learner, PeerMessage::ReadIndexReply { id, zxid: w.zxid });
-                }
-            }
-        }
-    }
-
-    /// A learner forwarded a client write: prepare and propose it; the learner answers.
-    fn on_forward(&mut self, session: SessionId, frame: &[u8], auth: Vec<(String, String)>) {
-        if !self.leader().is_some_and(|l| l.is_broadcasting()) || self.storage_failed.is_some() {
-            return;
-        }
-        let Some(payload) = frame.get(4..) else {
-            return;
-        };
-        let (header, request) = match decode_request(payload) {
-            Ok((h, r)) if r.is_write() => (h, r),
-            Ok((h, _)) => {
-                tracing::warn!(%session, opcode = h.opcode, "forwarded request is not a write; ignored");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(%session, error = %e, "undecodable forwarded request; ignored");
-                return;
-            }
-        };
-        let auth = AuthInfo {
-            ids: auth.iter().map(|(s, i)| Id::new(s, i)).collect(),
-        };
-        self.sessions.touch(session, self.now.mono);
-        let zxid = self.next_zxid();
-        let op = if !self.sessions.is_live(session) {
-            TxnOp::Error {
-                code: err::SESSION_EXPIRED,
-            }
-        } else {
-            match &request {
-                Request::Reconfig { .. } => TxnOp::Error {
-                    code: err::RECONFIG_DISABLED,
-                },
-                _ => {
-                    let cx = PrepContext {
-                        tree: &self.tree,
-                        auth: &auth,
-                        session,
-                        zxid,
-                        time_ms: self.now.wall_ms,
-                    };
-                    self.prep.prepare(&cx, &request)
-                }
-            }
-        };
-        if let TxnOp::CloseSession = op {
-            self.sessions.mark_closing(session);
-        }
-        self.propose(session, header.xid, header.opcode, op, Origin::Server, zxid);
-    }
-
-    fn on_forwarded_session(&mut self, session: SessionId, timeout_ms: i32, password: Vec<u8>) {
-        if !self.leader().is_some_and(|l| l.is_broadcasting()) || self.storage_failed.is_some() {
-            return;
-        }
-        if self.sessions.get(session).is_some() {
-            return;
-        }
-        let zxid = self.next_zxid();
-        let op = TxnOp::CreateSession {
-            timeout_ms,
-            password,
-        };
-        self.propose(session, 0, op::CREATE_SESSION, op, Origin::Server, zxid);
+/// Whether the planted stale-epoch bug is on (never in production builds).
+fn planted_stale_epoch(config: &crate::config::Config) -> bool {
+    #[cfg(feature = "planted-bugs")]
+    return config.planted.accept_stale_epoch;
+    #[cfg(not(feature = "planted-bugs"))]
+    {
+        let _ = config;
+        false
     }
 }

@@ -77,6 +77,9 @@ pub(crate) struct Learner {
     newleader_zxid: Option<Zxid>,
     /// Highest zxid acknowledged to the leader.
     acked: Zxid,
+    /// While in discovery: when to repeat FOLLOWERINFO (the leader may still have been
+    /// electing when the first one arrived, and dropped it).
+    pub(crate) hello_at: Option<Instant>,
 }
 
 impl Learner {
@@ -88,9 +91,22 @@ impl Learner {
         self.epoch
     }
 
-    /// When the leader's silence makes this learner look for another (syncLimit while
-    /// serving, initLimit before).
+    /// The learner's next duty: repeating FOLLOWERINFO, or giving up on a silent leader
+    /// (syncLimit while serving, initLimit before).
     pub(crate) fn deadline(&self, config: &crate::config::Config) -> Instant {
+        let ticks = if self.phase == Phase::Serving {
+            config.sync_limit_ticks
+        } else {
+            config.init_limit_ticks
+        };
+        let silent_by = self
+            .last_heard
+            .plus_ms(u64::from(config.tick_time_ms) * u64::from(ticks));
+        self.hello_at.map_or(silent_by, |at| at.min(silent_by))
+    }
+
+    /// When the leader's silence ends this learner's role.
+    pub(crate) fn silent_by(&self, config: &crate::config::Config) -> Instant {
         let ticks = if self.phase == Phase::Serving {
             config.sync_limit_ticks
         } else {
@@ -139,13 +155,29 @@ impl Node {
             reads_ready: Vec::new(),
             newleader_zxid: None,
             acked: Zxid::ZERO,
+            hello_at: None,
         }));
         tracing::info!(leader = leader.0, observer, "learning: discovery");
+        self.send_follower_info();
+    }
+
+    /// Tells the leader what this learner has, and when to tell it again if it says nothing.
+    pub(crate) fn send_follower_info(&mut self) {
+        let at = self.now.mono.plus_ms(u64::from(self.config.tick_time_ms));
         let message = PeerMessage::FollowerInfo {
             accepted_epoch: self.epochs.accepted,
             last_zxid: self.reported_last_zxid(),
-            observer,
+            observer: self.config.is_observer(),
         };
+        let Some(l) = self.learner() else {
+            return;
+        };
+        if l.phase != Phase::Discovery {
+            l.hello_at = None;
+            return;
+        }
+        l.hello_at = Some(at);
+        let leader = l.leader;
         self.send_peer(leader, message);
     }
 
@@ -226,6 +258,7 @@ impl Node {
         }
         l.phase = Phase::Synchronizing;
         l.epoch = Some(epoch);
+        l.hello_at = None;
         let leader = l.leader;
         self.epochs.accepted = epoch;
         self.save_epochs();

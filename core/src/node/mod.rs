@@ -9,10 +9,12 @@
 
 mod commit;
 mod conn;
+mod forward;
 mod fourlw;
 mod leader;
 mod learner;
 mod read;
+mod read_index;
 mod role;
 mod stats;
 mod write;
@@ -20,13 +22,12 @@ mod write;
 use crate::config::Config;
 use crate::ids::{ConnId, Epoch, ServerId, SessionId, Zxid};
 use crate::prep::Prep;
-use crate::session::{Session, SessionTable};
+use crate::session::SessionTable;
 use crate::time::{Instant, Now};
-use crate::tree::DataTree;
+use crate::tree::{DataTree, Restored, Snapshot};
 use crate::txn::Txn;
 use crate::watch::WatchManager;
 use crate::zab::{AckTracker, PeerMessage};
-use bincode::Options;
 use conn::Conn;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -119,8 +120,12 @@ pub enum Output {
     Snapshot {
         /// The last zxid the snapshot contains.
         zxid: Zxid,
-        /// The encoded state ([`Node::new`] reads it back).
-        bytes: Vec<u8>,
+        /// A frozen copy of the state, cheap to take: encode it off the node's thread with
+        /// [`Snapshot::encoder`]; a restart decodes it with [`SnapshotDecoder`] into
+        /// [`Recovered::snapshot`].
+        ///
+        /// [`SnapshotDecoder`]: crate::tree::SnapshotDecoder
+        snapshot: Snapshot,
     },
     /// Send a message to another server (dropped by the transport if the link is down).
     ToPeer {
@@ -136,7 +141,7 @@ pub enum Output {
     InstallSnapshot {
         /// The snapshot's last zxid.
         zxid: Zxid,
-        /// The encoded state, as `Output::Snapshot` carries it.
+        /// The encoded state, as [`Node::snapshot_bytes`] encodes it.
         bytes: Vec<u8>,
     },
 }
@@ -153,8 +158,9 @@ pub struct Epochs {
 /// The state a node restarts from.
 #[derive(Debug, Default)]
 pub struct Recovered {
-    /// The newest valid snapshot's bytes, as written from `Output::Snapshot`.
-    pub snapshot: Option<Vec<u8>>,
+    /// The newest valid snapshot, decoded ([`crate::tree::SnapshotDecoder`] streams it from
+    /// the bytes of `Output::Snapshot`, [`crate::tree::decode_snapshot`] takes them whole).
+    pub snapshot: Option<Restored>,
     /// Every logged transaction after the snapshot, in zxid order.
     pub txns: Vec<Txn>,
     /// The epochs last saved with `Output::SaveEpochs`.
@@ -195,16 +201,6 @@ enum Timer {
 
 impl Timer {
     const COUNT: usize = 4;
-}
-
-/// The encoded state inside a snapshot. The tree's bytes are borrowed on decode, so a restart
-/// holds the snapshot once, not twice.
-#[derive(Serialize, Deserialize)]
-struct SnapshotState<'a> {
-    zxid: Zxid,
-    #[serde(borrow)]
-    tree: &'a [u8],
-    sessions: Vec<(SessionId, Session)>,
 }
 
 /// One server: tree, sessions, watches, connections and the commit pipeline.
@@ -314,17 +310,9 @@ impl Node {
     }
 
     fn recover(&mut self, recovered: Recovered) -> Result<(), NodeError> {
-        if let Some(bytes) = recovered.snapshot {
-            // Bounded by the snapshot's own length: a bad length never allocates more.
-            let state: SnapshotState = bincode::DefaultOptions::new()
-                .with_fixint_encoding()
-                .allow_trailing_bytes()
-                .with_limit(bytes.len() as u64)
-                .deserialize(&bytes)
-                .map_err(|e| NodeError::Snapshot(e.to_string()))?;
-            self.tree = DataTree::from_snapshot(state.tree)
-                .map_err(|e| NodeError::Snapshot(e.to_string()))?;
-            for (id, s) in state.sessions {
+        if let Some(restored) = recovered.snapshot {
+            self.tree = restored.tree;
+            for (id, s) in restored.sessions {
                 self.note_session_id(id);
                 self.sessions.open(id, s, self.now.mono);
             }
@@ -515,17 +503,11 @@ impl Node {
 
     /// Replaces the whole state with a decoded snapshot (a learner's SNAP).
     pub(crate) fn install_snapshot(&mut self, bytes: &[u8]) -> Result<Zxid, NodeError> {
-        let state: SnapshotState = bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .allow_trailing_bytes()
-            .with_limit(bytes.len() as u64)
-            .deserialize(bytes)
-            .map_err(|e| NodeError::Snapshot(e.to_string()))?;
-        let tree =
-            DataTree::from_snapshot(state.tree).map_err(|e| NodeError::Snapshot(e.to_string()))?;
-        self.tree = tree;
+        let restored =
+            crate::tree::decode_snapshot(bytes).map_err(|e| NodeError::Snapshot(e.to_string()))?;
+        self.tree = restored.tree;
         self.sessions = SessionTable::new();
-        for (id, s) in state.sessions {
+        for (id, s) in restored.sessions {
             self.note_session_id(id);
             self.sessions.open(id, s, self.now.mono);
         }
@@ -541,15 +523,16 @@ impl Node {
         Ok(self.tree.last_zxid())
     }
 
-    /// Encodes the state for a snapshot as of the last committed zxid.
-    pub(crate) fn snapshot_bytes(&self) -> Vec<u8> {
-        let tree = self.tree.to_snapshot();
-        let state = SnapshotState {
-            zxid: self.tree.last_zxid(),
-            tree: &tree,
-            sessions: self.sessions.to_snapshot(),
-        };
-        bincode::serialize(&state).unwrap_or_default()
+    /// A frozen copy of the state as of the last committed zxid. Cheap: it shares the tree's
+    /// nodes (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(&self.tree, self.sessions.to_snapshot())
+    }
+
+    /// The state as of the last committed zxid, encoded whole (for a peer that needs a full
+    /// state). Walks every node: prefer [`Node::snapshot`] on the node's thread.
+    pub fn snapshot_bytes(&self) -> Vec<u8> {
+        self.snapshot().to_bytes()
     }
 
     /// A fresh session password.
@@ -562,6 +545,7 @@ impl Node {
     #[cfg(debug_assertions)]
     fn check_invariants(&self) {
         assert!(self.persisted <= self.last_proposed || self.proposals.is_empty());
+        #[cfg(not(feature = "planted-bugs"))]
         assert!(self.epochs.current <= self.epochs.accepted);
         assert!(self.history.len() <= self.config.history_txns_max);
         assert!(self.tree.last_zxid() <= self.last_proposed);

@@ -269,9 +269,11 @@ impl Node {
             }
             Role::Leading(_) => self.leader_tick(),
             Role::Following(l) => {
-                if l.deadline(&self.config) <= now {
+                if l.silent_by(&self.config) <= now {
                     tracing::info!(leader = l.leader.0, "leader silent for too long");
                     self.become_looking();
+                } else if l.hello_at.is_some_and(|at| at <= now) {
+                    self.send_follower_info();
                 }
             }
         }

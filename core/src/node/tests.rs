@@ -63,7 +63,9 @@ impl Harness {
                 }
                 Output::Append(txn) => self.log.push(txn),
                 Output::Sync { through } => self.sync_requested = Some(through),
-                Output::Snapshot { zxid, bytes } => self.snapshots.push((zxid, bytes)),
+                Output::Snapshot { zxid, snapshot } => {
+                    self.snapshots.push((zxid, snapshot.to_bytes()))
+                }
                 Output::ToPeer { .. } | Output::SaveEpochs(_) | Output::InstallSnapshot { .. } => {
                     panic!("a standalone node spoke to peers: {out:?}")
                 }
@@ -506,7 +508,7 @@ fn restart_from_snapshot_and_log_reproduces_the_tree() {
     let (zxid, bytes) = h.snapshots.last().cloned().expect("snapshot");
     let txns: Vec<Txn> = h.log.iter().filter(|t| t.zxid > zxid).cloned().collect();
     let recovered = Recovered {
-        snapshot: Some(bytes),
+        snapshot: Some(crate::tree::decode_snapshot(&bytes).expect("snapshot decodes")),
         txns,
         epochs: Epochs::default(),
     };

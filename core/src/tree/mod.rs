@@ -18,6 +18,8 @@ mod error;
 mod mutate;
 mod path;
 mod snapshot;
+mod table;
+mod validate;
 mod znode;
 
 #[cfg(test)]
@@ -28,15 +30,18 @@ mod tests;
 pub use apply::{Applied, OpResult, TreeEvent, TreeEventKind};
 pub use error::TreeError;
 pub use path::{is_valid_path, join, name_of, parent_path, ROOT};
+pub use snapshot::{
+    decode_snapshot, Restored, Snapshot, SnapshotDecoder, SnapshotEncoder, SNAPSHOT_CHUNK_BYTES,
+};
 pub use znode::Znode;
 
 use crate::ids::{SessionId, Zxid};
 use crate::jute::{perms, Acl, Id, Stat};
 use crate::txn::NodeKind;
 use acl_table::AclTable;
-use path::{child_prefix, KeyParts, Parts, PathKey};
+use path::{child_prefix, KeyParts, Parts};
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
+use table::NodeTable;
 use znode::KindTag;
 
 /// `/zookeeper`, ZooKeeper's own subtree.
@@ -52,8 +57,8 @@ pub const TTL_MS_MAX: i64 = (1 << 40) - 1;
 /// The replicated data tree. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    /// Every node, keyed by full path, ordered by `(parent, name)`.
-    nodes: BTreeMap<PathKey, Znode>,
+    /// Every node, keyed by full path, ordered by `(parent, name)`; clones share its leaves.
+    nodes: NodeTable,
     acls: AclTable,
     /// Session -> paths of its ephemerals.
     ephemerals: BTreeMap<SessionId, BTreeSet<Box<str>>>,
@@ -79,7 +84,7 @@ impl DataTree {
     /// `world:anyone:r`, all as ZooKeeper reports them.
     pub fn new() -> DataTree {
         let mut tree = DataTree {
-            nodes: BTreeMap::new(),
+            nodes: NodeTable::default(),
             acls: AclTable::default(),
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
@@ -115,7 +120,7 @@ impl DataTree {
         if !path.starts_with('/') {
             return None;
         }
-        self.nodes.get(&Parts::of(path) as &dyn KeyParts)
+        self.nodes.get(&Parts::of(path))
     }
 
     /// The `Stat` of the node at `path`.
@@ -163,9 +168,8 @@ impl DataTree {
     /// The children of `path` (which must exist) as names, in byte order.
     fn child_names<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         let prefix = child_prefix(path);
-        let lower = Parts(prefix, "");
         self.nodes
-            .range::<dyn KeyParts, _>((Bound::Excluded(&lower as &dyn KeyParts), Bound::Unbounded))
+            .iter_after(&Parts(prefix, ""))
             .map(|(key, _)| key.key_parts())
             .take_while(move |(parent, _)| *parent == prefix)
             .map(|(_, name)| name)
@@ -174,9 +178,8 @@ impl DataTree {
     /// The children of `path` as full paths.
     fn child_paths<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         let prefix = child_prefix(path);
-        let lower = Parts(prefix, "");
         self.nodes
-            .range::<dyn KeyParts, _>((Bound::Excluded(&lower as &dyn KeyParts), Bound::Unbounded))
+            .iter_after(&Parts(prefix, ""))
             .take_while(move |(key, _)| key.key_parts().0 == prefix)
             .map(|(key, _)| key.as_str())
     }

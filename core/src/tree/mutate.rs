@@ -4,7 +4,7 @@
 
 use super::acl_table::AclTable;
 use super::digest::{data_term, meta_term};
-use super::path::{KeyParts, Parts, PathKey};
+use super::path::{Parts, PathKey};
 use super::znode::{KindTag, Znode};
 use super::DataTree;
 use crate::ids::SessionId;
@@ -23,7 +23,12 @@ pub(super) struct Removed {
 }
 
 /// The metadata digest term of `node`, reading the ACL hash and TTL from their tables.
-fn meta_of(acls: &AclTable, ttls: &BTreeMap<Box<str>, i64>, path: &str, node: &Znode) -> u64 {
+pub(super) fn meta_of(
+    acls: &AclTable,
+    ttls: &BTreeMap<Box<str>, i64>,
+    path: &str,
+    node: &Znode,
+) -> u64 {
     let ttl_ms = match node.kind {
         KindTag::Ttl => ttls.get(path).copied().unwrap_or(0),
         _ => 0,
@@ -92,7 +97,7 @@ impl DataTree {
         if !path.starts_with('/') {
             return None;
         }
-        let (_, node) = self.nodes.remove_entry(&Parts::of(path) as &dyn KeyParts)?;
+        let (_, node) = self.nodes.remove_entry(&Parts::of(path))?;
         let terms = self.node_terms(path, &node);
         self.digest = self.digest.wrapping_sub(terms);
         let ttl_ms = match node.kind {
@@ -121,7 +126,7 @@ impl DataTree {
     /// Replaces the stat of a node; returns the old one.
     pub(super) fn set_stat(&mut self, path: &str, stat: Stat) -> Option<Stat> {
         let key = Parts::of(path);
-        let node = self.nodes.get_mut(&key as &dyn KeyParts)?;
+        let node = self.nodes.get_mut(&key)?;
         let old_meta = meta_of(&self.acls, &self.ttls, path, node);
         let old = std::mem::replace(&mut node.stat, stat);
         let new_meta = meta_of(&self.acls, &self.ttls, path, node);
@@ -149,7 +154,7 @@ impl DataTree {
             return None;
         }
         let key = Parts::of(path);
-        let node = self.nodes.get_mut(&key as &dyn KeyParts)?;
+        let node = self.nodes.get_mut(&key)?;
         let stat = stat(&node.stat);
         assert_eq!(
             stat.data_length as usize,
@@ -169,7 +174,7 @@ impl DataTree {
     /// Replaces the ACL and stat of a node; returns the old ones.
     pub(super) fn set_acl(&mut self, path: &str, acl: &[Acl], stat: Stat) -> (Vec<Acl>, Stat) {
         let key = Parts::of(path);
-        let Some(node) = self.nodes.get_mut(&key as &dyn KeyParts) else {
+        let Some(node) = self.nodes.get_mut(&key) else {
             panic!("set_acl of missing node {path}");
         };
         let old_meta = meta_of(&self.acls, &self.ttls, path, node);

@@ -7,7 +7,7 @@ use crate::txn::{Txn, TxnOp};
 
 const T0: i64 = 1_700_000_000_000;
 
-fn txn(zxid: i64, session: i64, op: TxnOp) -> Txn {
+pub(super) fn txn(zxid: i64, session: i64, op: TxnOp) -> Txn {
     Txn {
         zxid: Zxid(zxid),
         session: SessionId(session),
@@ -19,7 +19,7 @@ fn txn(zxid: i64, session: i64, op: TxnOp) -> Txn {
 }
 
 /// A create whose parent cversion is computed from `tree`, as prep would.
-fn create(tree: &DataTree, path: &str, data: &[u8], kind: NodeKind) -> TxnOp {
+pub(super) fn create(tree: &DataTree, path: &str, data: &[u8], kind: NodeKind) -> TxnOp {
     let parent = parent_path(path).expect("not root");
     let parent_cversion = tree.get(parent).map_or(0, |n| n.child_creates() + 1);
     TxnOp::Create {
@@ -562,11 +562,19 @@ fn digest_is_a_function_of_the_applied_txns() {
     assert_ne!(d.digest(), a.digest());
 }
 
+fn snapshot_of(tree: &DataTree) -> Vec<u8> {
+    Snapshot::new(tree, Vec::new()).to_bytes()
+}
+
+fn from_snapshot(bytes: &[u8]) -> Result<DataTree, TreeError> {
+    decode_snapshot(bytes).map(|r| r.tree)
+}
+
 #[test]
 fn snapshot_round_trips() {
     let tree = sample_tree();
-    let bytes = tree.to_snapshot();
-    let back = DataTree::from_snapshot(&bytes).expect("round trip");
+    let bytes = snapshot_of(&tree);
+    let back = from_snapshot(&bytes).expect("round trip");
     assert_eq!(back.digest(), tree.digest());
     assert_eq!(back.last_zxid(), tree.last_zxid());
     assert_eq!(dump(&back), dump(&tree));
@@ -576,29 +584,26 @@ fn snapshot_round_trips() {
         tree.expiry_candidates(T0 + 5000)
     );
     assert_eq!(back.acl_list_count(), tree.acl_list_count());
-    assert_eq!(back.to_snapshot(), bytes);
+    assert_eq!(snapshot_of(&back), bytes);
     back.check_invariants();
 }
 
 #[test]
 fn bad_snapshots_are_errors_not_panics() {
-    let bytes = sample_tree().to_snapshot();
-    assert!(DataTree::from_snapshot(&[]).is_err());
-    assert!(DataTree::from_snapshot(&[0xff; 64]).is_err());
+    let bytes = snapshot_of(&sample_tree());
+    assert!(from_snapshot(&[]).is_err());
+    assert!(from_snapshot(&[0xff; 64]).is_err());
     for len in 0..bytes.len() {
-        assert!(
-            DataTree::from_snapshot(&bytes[..len]).is_err(),
-            "prefix {len}"
-        );
+        assert!(from_snapshot(&bytes[..len]).is_err(), "prefix {len}");
     }
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(DataTree::from_snapshot(&longer).is_err());
+    assert!(from_snapshot(&longer).is_err());
     for i in 0..bytes.len() {
         for flip in [0x01u8, 0x80, 0xff] {
             let mut bad = bytes.clone();
             bad[i] ^= flip;
-            if let Ok(tree) = DataTree::from_snapshot(&bad) {
+            if let Ok(tree) = from_snapshot(&bad) {
                 tree.check_invariants();
             }
         }

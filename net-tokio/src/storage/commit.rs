@@ -6,14 +6,23 @@
 //! in flight, new commands queue up and become the next batch, so the number of fsyncs follows
 //! the disk's speed, not the request rate.
 //!
+//! Snapshots are written by a thread of their own (`corral-snapshot`), one at a time, so that
+//! encoding and writing a large tree never holds up the log: the storage thread rolls the log
+//! where the snapshot was asked for, hands the frozen state over, and goes on committing. A
+//! snapshot asked for while another is being written waits (a newer one replaces it). The
+//! writer's result comes back to the storage thread, which reports `SnapshotWritten`, or fails
+//! like any other command.
+//!
 //! Once any command fails, the thread stops writing: every later command is answered with
 //! `Failed` and nothing is ever reported persisted again. A full disk stops writes cleanly; it
 //! never acknowledges.
 
+use super::snapshot::{self, SnapshotBody};
 use super::{Storage, StorageError};
 use corral_core::txn::Txn;
 use corral_core::Zxid;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -21,6 +30,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// The most commands performed between two fsyncs.
 pub const BATCH_COMMANDS_MAX: usize = 4096;
+/// How often the storage thread, while idle, looks whether a snapshot write has finished.
+const SNAPSHOT_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A request to the storage thread.
 #[derive(Debug)]
@@ -32,15 +43,22 @@ pub enum StorageCommand {
         /// The zxid the requester needs durable.
         through: Zxid,
     },
-    /// Write a snapshot of the state at `zxid`.
+    /// Write a snapshot of the state at `zxid` (on the snapshot thread).
     Snapshot {
         /// The last zxid the snapshot includes.
         zxid: Zxid,
-        /// The serialized state.
-        bytes: Vec<u8>,
+        /// The state.
+        body: SnapshotBody,
     },
     /// Drop every log record above this zxid (ZAB TRUNC).
     TruncateAfter(Zxid),
+    /// Replace the whole durable state with this snapshot and an empty log (ZAB SNAP).
+    InstallSnapshot {
+        /// The snapshot's last zxid.
+        zxid: Zxid,
+        /// The encoded state.
+        bytes: Vec<u8>,
+    },
     /// Run autopurge now.
     Purge,
     /// Make everything durable and stop the thread.
@@ -117,8 +135,8 @@ impl StorageHandle {
     }
 
     /// Queues a snapshot write.
-    pub fn snapshot(&self, zxid: Zxid, bytes: Vec<u8>) -> Result<(), StorageError> {
-        self.send(StorageCommand::Snapshot { zxid, bytes })
+    pub fn snapshot(&self, zxid: Zxid, body: SnapshotBody) -> Result<(), StorageError> {
+        self.send(StorageCommand::Snapshot { zxid, body })
     }
 
     /// Queues a truncation.
@@ -146,6 +164,13 @@ enum Flow {
     Exit,
 }
 
+/// The snapshot being written on its own thread.
+struct SnapshotWrite {
+    zxid: Zxid,
+    thread: JoinHandle<()>,
+    done: Receiver<Result<(), String>>,
+}
+
 /// The thread's state.
 struct Committer {
     storage: Storage,
@@ -154,6 +179,10 @@ struct Committer {
     failed: Option<String>,
     purge_interval: Option<Duration>,
     purge_next: Instant,
+    /// The snapshot being written, if any.
+    snapshot_writing: Option<SnapshotWrite>,
+    /// The snapshot to write next.
+    snapshot_next: Option<(Zxid, SnapshotBody)>,
 }
 
 impl Committer {
@@ -169,6 +198,8 @@ impl Committer {
             failed: None,
             purge_interval,
             purge_next,
+            snapshot_writing: None,
+            snapshot_next: None,
         }
     }
 
@@ -178,6 +209,7 @@ impl Committer {
             let Some(first) = self.wait(&receiver) else {
                 // Every handle is gone: flush what was written and stop.
                 self.sync_and_report();
+                self.finish_snapshots();
                 return;
             };
             batch.push(first);
@@ -188,29 +220,117 @@ impl Committer {
                 }
             }
             if self.run_batch(batch.drain(..)) == Flow::Exit {
+                self.finish_snapshots();
                 tracing::info!("storage thread stopped");
                 return;
             }
+            self.poll_snapshot();
         }
     }
 
-    /// Blocks for the next command, running autopurge when its time comes.
+    /// Blocks for the next command, running autopurge when its time comes and noticing a
+    /// finished snapshot write.
     fn wait(&mut self, receiver: &Receiver<StorageCommand>) -> Option<StorageCommand> {
         loop {
-            let Some(interval) = self.purge_interval else {
+            self.poll_snapshot();
+            let now = Instant::now();
+            if let Some(interval) = self.purge_interval {
+                if now >= self.purge_next {
+                    self.purge_next = now + interval;
+                    self.purge();
+                    continue;
+                }
+            }
+            let purge_in = self.purge_interval.map(|_| self.purge_next - now);
+            let poll_in = self
+                .snapshot_writing
+                .as_ref()
+                .map(|_| SNAPSHOT_POLL_INTERVAL);
+            let Some(timeout) = purge_in.into_iter().chain(poll_in).min() else {
                 return receiver.recv().ok();
             };
-            let now = Instant::now();
-            if now >= self.purge_next {
-                self.purge_next = now + interval;
-                self.purge();
-                continue;
-            }
-            match receiver.recv_timeout(self.purge_next - now) {
+            match receiver.recv_timeout(timeout) {
                 Ok(command) => return Some(command),
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
+        }
+    }
+
+    /// Queues a snapshot: the log rolls here, so that the snapshot's records end a segment,
+    /// and the write starts now or after the one in progress.
+    fn request_snapshot(&mut self, zxid: Zxid, body: SnapshotBody) {
+        if !self.guard(|storage| {
+            storage.roll_log();
+            Ok(())
+        }) {
+            return;
+        }
+        if let Some((skipped, _)) = self.snapshot_next.replace((zxid, body)) {
+            tracing::info!(%skipped, %zxid, "a newer snapshot replaces one not yet started");
+        }
+        self.start_snapshot();
+    }
+
+    /// Starts the next snapshot write, if one waits and none is running.
+    fn start_snapshot(&mut self) {
+        if self.snapshot_writing.is_some() || self.failed.is_some() {
+            return;
+        }
+        let Some((zxid, body)) = self.snapshot_next.take() else {
+            return;
+        };
+        let dir: PathBuf = self.storage.options().data_dir.clone();
+        let (done_tx, done) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("corral-snapshot".into())
+            .spawn(move || {
+                let result = snapshot::write_snapshot(&dir, zxid, &body);
+                let _ = done_tx.send(result.map_err(|e| e.to_string()));
+            });
+        match spawned {
+            Ok(thread) => {
+                self.snapshot_writing = Some(SnapshotWrite { zxid, thread, done });
+            }
+            Err(error) => self.fail(StorageError::Spawn(error).to_string()),
+        }
+    }
+
+    /// Reports a finished snapshot write, and starts the next one.
+    fn poll_snapshot(&mut self) {
+        let Some(writing) = &self.snapshot_writing else {
+            return;
+        };
+        let result = match writing.done.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err("the snapshot thread panicked".to_owned()),
+        };
+        if let Some(writing) = self.snapshot_writing.take() {
+            let _ = writing.thread.join();
+            self.report_snapshot(writing.zxid, result);
+        }
+        self.start_snapshot();
+    }
+
+    /// Waits for the snapshot being written, and reports it; the queued one is dropped.
+    fn finish_snapshots(&mut self) {
+        self.snapshot_next = None;
+        let Some(writing) = self.snapshot_writing.take() else {
+            return;
+        };
+        let result = writing
+            .done
+            .recv()
+            .unwrap_or_else(|_| Err("the snapshot thread panicked".to_owned()));
+        let _ = writing.thread.join();
+        self.report_snapshot(writing.zxid, result);
+    }
+
+    fn report_snapshot(&mut self, zxid: Zxid, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.emit(StorageEvent::SnapshotWritten { zxid }),
+            Err(error) => self.fail(format!("snapshot {zxid}: {error}")),
         }
     }
 
@@ -222,19 +342,37 @@ impl Committer {
                     self.guard(|storage| storage.append(&txns));
                 }
                 StorageCommand::Sync { .. } => sync_wanted = true,
-                StorageCommand::Snapshot { zxid, bytes } => {
-                    if self.guard(|storage| storage.write_snapshot(zxid, &bytes)) {
-                        self.emit(StorageEvent::SnapshotWritten { zxid });
-                    }
-                }
+                StorageCommand::Snapshot { zxid, body } => self.request_snapshot(zxid, body),
                 StorageCommand::TruncateAfter(after) => {
                     // Syncs asked before the truncation are answered before it.
                     if std::mem::take(&mut sync_wanted) {
                         self.sync_and_report();
                     }
+                    // A snapshot above the truncation point describes undone history: it must
+                    // not land after the truncation removed the ones already on disk.
+                    if self
+                        .snapshot_next
+                        .as_ref()
+                        .is_some_and(|(zxid, _)| *zxid > after)
+                    {
+                        self.snapshot_next = None;
+                    }
+                    let next = self.snapshot_next.take();
+                    self.finish_snapshots();
+                    self.snapshot_next = next;
                     if self.guard(|storage| storage.truncate_after(after)) {
                         self.emit(StorageEvent::Truncated { after });
                     }
+                    self.start_snapshot();
+                }
+                StorageCommand::InstallSnapshot { zxid, bytes } => {
+                    if std::mem::take(&mut sync_wanted) {
+                        self.sync_and_report();
+                    }
+                    // Every snapshot waiting or being written describes the replaced state.
+                    self.snapshot_next = None;
+                    self.finish_snapshots();
+                    self.guard(|storage| storage.install_snapshot(zxid, bytes));
                 }
                 StorageCommand::Purge => {
                     if let Some(error) = &self.failed {
@@ -269,13 +407,21 @@ impl Committer {
         match operation(&mut self.storage) {
             Ok(()) => true,
             Err(error) => {
-                tracing::error!(%error, "storage failed; refusing every later command");
-                let message = error.to_string();
-                self.failed = Some(message.clone());
-                self.emit(StorageEvent::Failed(message));
+                self.fail(error.to_string());
                 false
             }
         }
+    }
+
+    /// Records and reports the first failure; storage writes nothing after it.
+    fn fail(&mut self, message: String) {
+        if self.failed.is_some() {
+            return;
+        }
+        tracing::error!(error = %message, "storage failed; refusing every later command");
+        self.failed = Some(message.clone());
+        self.snapshot_next = None;
+        self.emit(StorageEvent::Failed(message));
     }
 
     fn sync_and_report(&mut self) {

@@ -10,6 +10,7 @@
 //! files `[b"CORRSNP1"][u64 LE zxid][u32 LE crc32c][body]`.
 
 mod commit;
+mod install;
 mod log;
 mod purge;
 mod record;
@@ -21,7 +22,10 @@ pub use record::{
     bincode_options, encode_record, ReadOutcome, RecordFault, RecordReader, JUTE_MAXBUFFER_DEFAULT,
     RECORD_BYTES_MAX_DEFAULT, RECORD_HEADER_BYTES, RECORD_SLACK_BYTES,
 };
-pub use snapshot::{decode_snapshot, encode_snapshot, SnapshotFault, SNAPSHOT_MAGIC};
+pub use snapshot::{
+    decode_snapshot, encode_snapshot, SnapshotBody, SnapshotFault, SnapshotSink, StateSink,
+    SNAPSHOT_MAGIC,
+};
 
 use corral_core::txn::Txn;
 use corral_core::Zxid;
@@ -151,13 +155,23 @@ impl StorageOptions {
     }
 }
 
-/// What recovery found on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Recovered {
-    /// The newest snapshot with a valid checksum: its zxid and body.
-    pub snapshot: Option<(Zxid, Vec<u8>)>,
+/// What recovery found on disk: `S` is what the snapshot's body became (its bytes, for
+/// [`Storage::open`]; the decoded state, for [`Storage::open_with`] and a [`StateSink`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered<S = Vec<u8>> {
+    /// The newest snapshot with a valid checksum and body: its zxid and state.
+    pub snapshot: Option<(Zxid, S)>,
     /// Every valid log transaction after the snapshot's zxid, in zxid order.
     pub txns: Vec<Txn>,
+}
+
+impl<S> Default for Recovered<S> {
+    fn default() -> Recovered<S> {
+        Recovered {
+            snapshot: None,
+            txns: Vec::new(),
+        }
+    }
 }
 
 /// Counters shared with the storage thread, readable from any thread.
@@ -208,15 +222,25 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Opens (creating directories if needed) and recovers: the newest valid snapshot, and every
-    /// log transaction after it. A damaged log tail is cut, with a warning.
+    /// Opens (creating directories if needed) and recovers: the newest valid snapshot's bytes,
+    /// and every log transaction after it. A damaged log tail is cut, with a warning.
     pub fn open(options: StorageOptions) -> Result<(Storage, Recovered), StorageError> {
+        Storage::open_with(options, Vec::new)
+    }
+
+    /// As [`Storage::open`], with each snapshot's body streamed into a sink from `sink()` as it
+    /// is read; a snapshot whose sink refuses it is skipped like a corrupt one.
+    pub fn open_with<S: SnapshotSink>(
+        options: StorageOptions,
+        sink: impl FnMut() -> S,
+    ) -> Result<(Storage, Recovered<S::State>), StorageError> {
         options.validate()?;
         for dir in [&options.data_dir, &options.log_dir] {
             fs::create_dir_all(dir).map_err(io_error("create", dir))?;
         }
         snapshot::remove_temp_files(&options.data_dir)?;
-        let snapshot = snapshot::load_newest_valid(&options.data_dir)?;
+        install::finish_interrupted(&options)?;
+        let snapshot = snapshot::load_newest_valid(&options.data_dir, sink)?;
         let snapshot_zxid = snapshot.as_ref().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
         let stats = Arc::new(StorageStats::default());
         let (log, txns) = log::Log::open(
@@ -287,8 +311,9 @@ impl Storage {
     }
 
     /// Writes the snapshot at `zxid` durably, then rolls the log so that purge can later drop
-    /// the segments it covers.
-    pub fn write_snapshot(&mut self, zxid: Zxid, body: &[u8]) -> Result<(), StorageError> {
+    /// the segments it covers. (The storage thread writes snapshots on a thread of their own
+    /// instead, see `commit`.)
+    pub fn write_snapshot(&mut self, zxid: Zxid, body: &SnapshotBody) -> Result<(), StorageError> {
         snapshot::write_snapshot(&self.options.data_dir, zxid, body)?;
         self.log.roll();
         Ok(())

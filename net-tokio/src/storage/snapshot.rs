@@ -1,15 +1,18 @@
 //! Snapshot files `snapshot.<zxid, 16 hex digits>` in the data directory.
 //!
 //! Layout: `[magic "CORRSNP1"][u64 LE zxid][u32 LE crc32c of body][body]`. The body is opaque
-//! here (the core's serialized tree and sessions). A snapshot is written to a temporary file,
-//! fsynced, renamed into place, and the directory fsynced, so a crash leaves either the whole
-//! snapshot or none of it.
+//! here (the core's encoded tree and sessions). A snapshot is streamed to a temporary file a
+//! chunk at a time (the checksum is filled in at the end), fsynced, renamed into place, and the
+//! directory fsynced, so a crash leaves either the whole snapshot or none of it. Reading streams
+//! too: the body goes chunk by chunk into a [`SnapshotSink`] (the core's decoder, in the
+//! server), and is accepted only if the checksum over all of it matches.
 
 use super::log::list_named;
 use super::{io_error, sync_dir, StorageError};
+use corral_core::tree::{Restored, Snapshot, SnapshotDecoder, SNAPSHOT_CHUNK_BYTES};
 use corral_core::Zxid;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The first eight bytes of every snapshot file.
@@ -23,6 +26,83 @@ const SNAPSHOT_PREFIX: &str = "snapshot.";
 
 /// Suffix of a snapshot still being written.
 const TEMP_SUFFIX: &str = ".tmp";
+
+/// Bytes read from a snapshot file at a time.
+const READ_CHUNK_BYTES: usize = 1 << 20;
+
+/// What a snapshot file's body is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotBody {
+    /// Bytes already encoded.
+    Bytes(Vec<u8>),
+    /// The core's frozen state, encoded while it is written.
+    State(Snapshot),
+}
+
+impl SnapshotBody {
+    /// Hands the body to `write` in chunks.
+    fn write_chunks(&self, mut write: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        match self {
+            SnapshotBody::Bytes(bytes) => write(bytes),
+            SnapshotBody::State(snapshot) => {
+                let mut encoder = snapshot.encoder();
+                let mut chunk = Vec::with_capacity(2 * SNAPSHOT_CHUNK_BYTES);
+                while encoder.next_chunk(&mut chunk) {
+                    write(&chunk)?;
+                    chunk.clear();
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Takes a snapshot body as it is read, a chunk at a time, and makes a state of it.
+pub trait SnapshotSink {
+    /// What a whole body becomes.
+    type State;
+    /// The next chunk of the body. An error stops the reading: the snapshot is unusable.
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), String>;
+    /// The end of the body (its checksum matched).
+    fn finish(self) -> Result<Self::State, String>;
+}
+
+/// Keeps the body's bytes.
+impl SnapshotSink for Vec<u8> {
+    type State = Vec<u8>;
+
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Vec<u8>, String> {
+        Ok(self)
+    }
+}
+
+/// Decodes the body straight into the core's tree, never holding the encoded snapshot.
+#[derive(Debug)]
+pub struct StateSink(SnapshotDecoder);
+
+impl StateSink {
+    /// A sink that refuses any record longer than `record_bytes_max`.
+    pub fn new(record_bytes_max: usize) -> StateSink {
+        StateSink(SnapshotDecoder::new(record_bytes_max))
+    }
+}
+
+impl SnapshotSink for StateSink {
+    type State = Restored;
+
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.feed(bytes).map_err(|e| e.to_string())
+    }
+
+    fn finish(self) -> Result<Restored, String> {
+        self.0.finish().map_err(|e| e.to_string())
+    }
+}
 
 /// Why a snapshot file was not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +132,9 @@ pub enum SnapshotFault {
         /// The checksum of the body as read.
         computed: u32,
     },
+    /// The body does not decode (the sink refused it).
+    #[error("undecodable body: {0}")]
+    Undecodable(String),
 }
 
 /// The path of the snapshot at `zxid` in `dir`.
@@ -64,20 +147,21 @@ pub(crate) fn list_snapshots(dir: &Path) -> Result<Vec<(Zxid, PathBuf)>, Storage
     list_named(dir, SNAPSHOT_PREFIX)
 }
 
-/// The whole file for a snapshot of `body` at `zxid`.
-pub fn encode_snapshot(zxid: Zxid, body: &[u8]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(SNAPSHOT_HEADER_BYTES + body.len());
-    bytes.extend_from_slice(SNAPSHOT_MAGIC);
-    bytes.extend_from_slice(&zxid.0.to_le_bytes());
-    bytes.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
-    bytes.extend_from_slice(body);
-    bytes
+/// The header of a snapshot at `zxid` whose body has checksum `crc`.
+fn header(zxid: Zxid, crc: u32) -> [u8; SNAPSHOT_HEADER_BYTES] {
+    let mut header = [0u8; SNAPSHOT_HEADER_BYTES];
+    header[..8].copy_from_slice(SNAPSHOT_MAGIC);
+    header[8..16].copy_from_slice(&zxid.0.to_le_bytes());
+    header[16..].copy_from_slice(&crc.to_le_bytes());
+    header
 }
 
-/// Checks a snapshot file's bytes and returns its body.
-pub fn decode_snapshot(mut bytes: Vec<u8>, named: Zxid) -> Result<Vec<u8>, SnapshotFault> {
-    let Some(header) = bytes.get(..SNAPSHOT_HEADER_BYTES) else {
-        return Err(SnapshotFault::ShortHeader { bytes: bytes.len() });
+/// Checks a header against the file's name; returns the stored checksum.
+fn check_header(header: &[u8], named: Zxid) -> Result<u32, SnapshotFault> {
+    let Some(header) = header.get(..SNAPSHOT_HEADER_BYTES) else {
+        return Err(SnapshotFault::ShortHeader {
+            bytes: header.len(),
+        });
     };
     if &header[..8] != SNAPSHOT_MAGIC {
         return Err(SnapshotFault::BadMagic);
@@ -91,7 +175,22 @@ pub fn decode_snapshot(mut bytes: Vec<u8>, named: Zxid) -> Result<Vec<u8>, Snaps
             named,
         });
     }
-    let stored = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
+    Ok(u32::from_le_bytes([
+        header[16], header[17], header[18], header[19],
+    ]))
+}
+
+/// The whole file for a snapshot of `body` at `zxid`.
+pub fn encode_snapshot(zxid: Zxid, body: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(SNAPSHOT_HEADER_BYTES + body.len());
+    bytes.extend_from_slice(&header(zxid, crc32c::crc32c(body)));
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Checks a snapshot file's bytes and returns its body.
+pub fn decode_snapshot(mut bytes: Vec<u8>, named: Zxid) -> Result<Vec<u8>, SnapshotFault> {
+    let stored = check_header(&bytes, named)?;
     let computed = crc32c::crc32c(&bytes[SNAPSHOT_HEADER_BYTES..]);
     if stored != computed {
         return Err(SnapshotFault::CrcMismatch { stored, computed });
@@ -100,8 +199,59 @@ pub fn decode_snapshot(mut bytes: Vec<u8>, named: Zxid) -> Result<Vec<u8>, Snaps
     Ok(bytes)
 }
 
-/// Writes the snapshot at `zxid` durably: temp file, fsync, rename, directory fsync.
-pub(crate) fn write_snapshot(dir: &Path, zxid: Zxid, body: &[u8]) -> Result<(), StorageError> {
+/// Streams the snapshot file at `path` into `sink`. The outer error is the file's (it could
+/// not be read); the inner one says why its content is unusable.
+fn read_snapshot<S: SnapshotSink>(
+    path: &Path,
+    named: Zxid,
+    mut sink: S,
+) -> Result<Result<S::State, SnapshotFault>, StorageError> {
+    let mut file = File::open(path).map_err(io_error("open", path))?;
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let head = read_full(&mut file, &mut chunk[..SNAPSHOT_HEADER_BYTES], path)?;
+    let stored = match check_header(&chunk[..head], named) {
+        Ok(stored) => stored,
+        Err(fault) => return Ok(Err(fault)),
+    };
+    let mut computed = 0u32;
+    loop {
+        let n = file.read(&mut chunk).map_err(io_error("read", path))?;
+        if n == 0 {
+            break;
+        }
+        computed = crc32c::crc32c_append(computed, &chunk[..n]);
+        if let Err(why) = sink.feed(&chunk[..n]) {
+            return Ok(Err(SnapshotFault::Undecodable(why)));
+        }
+    }
+    if stored != computed {
+        return Ok(Err(SnapshotFault::CrcMismatch { stored, computed }));
+    }
+    Ok(sink.finish().map_err(SnapshotFault::Undecodable))
+}
+
+/// Reads until `buf` is full or the file ends; returns how much was read.
+fn read_full(file: &mut File, buf: &mut [u8], path: &Path) -> Result<usize, StorageError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file
+            .read(&mut buf[filled..])
+            .map_err(io_error("read", path))?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+/// Writes the snapshot at `zxid` durably: streamed to a temp file, checksum filled in, fsync,
+/// rename, directory fsync.
+pub(crate) fn write_snapshot(
+    dir: &Path,
+    zxid: Zxid,
+    body: &SnapshotBody,
+) -> Result<(), StorageError> {
     let path = snapshot_path(dir, zxid);
     let mut temp_name = path.clone().into_os_string();
     temp_name.push(TEMP_SUFFIX);
@@ -112,8 +262,19 @@ pub(crate) fn write_snapshot(dir: &Path, zxid: Zxid, body: &[u8]) -> Result<(), 
         .truncate(true)
         .open(&temp)
         .map_err(io_error("create", &temp))?;
+    let mut crc = 0u32;
+    let mut bytes = 0u64;
     let written = file
-        .write_all(&encode_snapshot(zxid, body))
+        .write_all(&header(zxid, 0))
+        .and_then(|()| {
+            body.write_chunks(|chunk| {
+                crc = crc32c::crc32c_append(crc, chunk);
+                bytes += chunk.len() as u64;
+                file.write_all(chunk)
+            })
+        })
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
+        .and_then(|_| file.write_all(&header(zxid, crc)))
         .and_then(|()| file.sync_all())
         .map_err(io_error("write", &temp));
     drop(file);
@@ -124,16 +285,19 @@ pub(crate) fn write_snapshot(dir: &Path, zxid: Zxid, body: &[u8]) -> Result<(), 
     }
     fs::rename(&temp, &path).map_err(io_error("rename", &temp))?;
     sync_dir(dir)?;
-    tracing::info!(path = %path.display(), bytes = body.len(), "snapshot written");
+    tracing::info!(path = %path.display(), bytes, "snapshot written");
     Ok(())
 }
 
-/// The newest snapshot in `dir` whose checksum is valid; invalid newer ones are skipped with a
-/// warning (they stay on disk for inspection until purged).
-pub(crate) fn load_newest_valid(dir: &Path) -> Result<Option<(Zxid, Vec<u8>)>, StorageError> {
+/// The newest snapshot in `dir` whose checksum is valid and whose body `sink()` accepts;
+/// unusable newer ones are skipped with a warning (they stay on disk for inspection until
+/// purged).
+pub(crate) fn load_newest_valid<S: SnapshotSink>(
+    dir: &Path,
+    mut sink: impl FnMut() -> S,
+) -> Result<Option<(Zxid, S::State)>, StorageError> {
     for (zxid, path) in list_snapshots(dir)?.into_iter().rev() {
-        let bytes = fs::read(&path).map_err(io_error("read", &path))?;
-        match decode_snapshot(bytes, zxid) {
+        match read_snapshot(&path, zxid, sink())? {
             Ok(body) => {
                 tracing::info!(path = %path.display(), zxid = %zxid, "snapshot loaded");
                 return Ok(Some((zxid, body)));

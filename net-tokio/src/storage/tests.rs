@@ -200,11 +200,11 @@ fn corrupt_newest_snapshot_falls_back_to_the_previous() {
     let (mut storage, _) = open(&options);
     storage.append(&txns(1..=3)).expect("append");
     storage
-        .write_snapshot(Zxid(3), b"state at 3")
+        .write_snapshot(Zxid(3), &SnapshotBody::Bytes(b"state at 3".to_vec()))
         .expect("snapshot");
     storage.append(&txns(4..=6)).expect("append");
     storage
-        .write_snapshot(Zxid(6), b"state at 6")
+        .write_snapshot(Zxid(6), &SnapshotBody::Bytes(b"state at 6".to_vec()))
         .expect("snapshot");
     storage.append(&txns(7..=8)).expect("append");
     storage.sync().expect("sync");
@@ -246,7 +246,10 @@ fn purge_keeps_the_newest_snapshots_and_the_log_they_need() {
     for snap in [2, 4, 6, 8, 10] {
         storage.append(&txns(snap - 1..=snap)).expect("append");
         storage
-            .write_snapshot(Zxid(snap), format!("at {snap}").as_bytes())
+            .write_snapshot(
+                Zxid(snap),
+                &SnapshotBody::Bytes(format!("at {snap}").into_bytes()),
+            )
             .expect("snapshot");
     }
     storage.append(&txns(11..=11)).expect("append");
@@ -281,9 +284,13 @@ fn truncate_after_drops_later_records_and_snapshots() {
     let options = options(&dir, 3);
     let (mut storage, _) = open(&options);
     storage.append(&txns(1..=4)).expect("append");
-    storage.write_snapshot(Zxid(4), b"at 4").expect("snapshot");
+    storage
+        .write_snapshot(Zxid(4), &SnapshotBody::Bytes(b"at 4".to_vec()))
+        .expect("snapshot");
     storage.append(&txns(5..=10)).expect("append");
-    storage.write_snapshot(Zxid(9), b"at 9").expect("snapshot");
+    storage
+        .write_snapshot(Zxid(9), &SnapshotBody::Bytes(b"at 9".to_vec()))
+        .expect("snapshot");
     storage.sync().expect("sync");
 
     storage.truncate_after(Zxid(5)).expect("truncate");
@@ -362,7 +369,7 @@ fn snapshot_and_truncate_through_the_thread() {
     let (handle, mut events) = storage.spawn().expect("spawn");
     handle.append(txns(1..=5)).expect("append");
     handle
-        .snapshot(Zxid(3), b"at 3".to_vec())
+        .snapshot(Zxid(3), SnapshotBody::Bytes(b"at 3".to_vec()))
         .expect("snapshot");
     handle.truncate_after(Zxid(4)).expect("truncate");
     handle.sync(Zxid(4)).expect("sync");
@@ -408,7 +415,9 @@ fn write_failure_stops_storage_cleanly() {
     hooks.fail_writes.store(false, Ordering::Relaxed);
     handle.append(txns(3..=3)).expect("append");
     handle.sync(Zxid(3)).expect("sync");
-    handle.snapshot(Zxid(3), Vec::new()).expect("snapshot");
+    handle
+        .snapshot(Zxid(3), SnapshotBody::Bytes(Vec::new()))
+        .expect("snapshot");
     handle.shutdown().expect("shutdown");
     // One Failed per later append and snapshot, and per batch of sync requests (syncs coalesce
     // into one answer per batch, as Persisted does).
@@ -418,4 +427,174 @@ fn write_failure_stops_storage_cleanly() {
         .iter()
         .all(|event| matches!(event, StorageEvent::Failed(_))));
     assert_eq!(open(&options).1.txns, txns(1..=2));
+}
+
+/// A tree of `nodes` persistent nodes under `/big`, as of zxid `nodes + 1`.
+fn big_tree(nodes: i64) -> corral_core::tree::DataTree {
+    let mut tree = corral_core::tree::DataTree::new();
+    let create = |zxid: i64, path: String, parent_cversion: i32| Txn {
+        zxid: Zxid(zxid),
+        session: SessionId(7),
+        cxid: 0,
+        opcode: 1,
+        time_ms: 1_700_000_000_000,
+        op: TxnOp::Create {
+            path,
+            data: vec![7; 100],
+            acl: corral_core::jute::Acl::open_unsafe(),
+            kind: corral_core::txn::NodeKind::Persistent,
+            parent_cversion,
+        },
+    };
+    tree.apply(&create(1, "/big".into(), 1));
+    for i in 0..nodes {
+        tree.apply(&create(i + 2, format!("/big/n{i:06}"), i as i32 + 1));
+    }
+    tree
+}
+
+#[test]
+fn a_state_snapshot_is_streamed_to_disk_and_decoded_while_read() {
+    let dir = TempDir::new().expect("tempdir");
+    let options = options(&dir, 100);
+    let (mut storage, _) = open(&options);
+    let tree = big_tree(20_000);
+    let snapshot = corral_core::tree::Snapshot::new(&tree, Vec::new());
+    let zxid = snapshot.zxid();
+    storage
+        .write_snapshot(zxid, &SnapshotBody::State(snapshot.clone()))
+        .expect("snapshot");
+    // A newer snapshot whose checksum is right but whose body is no state: the state sink
+    // refuses it and recovery falls back to the older one.
+    let newer = Zxid(zxid.0 + 1);
+    storage
+        .write_snapshot(newer, &SnapshotBody::Bytes(b"not a state".to_vec()))
+        .expect("snapshot");
+    drop(storage);
+
+    let bytes = open(&options).1.snapshot.expect("a snapshot");
+    assert_eq!(bytes, (newer, b"not a state".to_vec()));
+    let sink = || StateSink::new(options.record_bytes_max);
+    let (_, recovered) = Storage::open_with(options.clone(), sink).expect("open");
+    let (at, state) = recovered.snapshot.expect("the older snapshot");
+    assert_eq!(at, zxid);
+    assert_eq!(state.tree.digest(), tree.digest());
+    assert_eq!(state.tree.node_count(), tree.node_count());
+    // The file holds exactly the core's encoding.
+    let file = fs::read(snapshot::snapshot_path(&options.data_dir, zxid)).expect("read");
+    assert_eq!(decode_snapshot(file, zxid), Ok(snapshot.to_bytes()));
+
+    // A flipped byte anywhere in the body makes the checksum fail: no snapshot at all.
+    let path = snapshot::snapshot_path(&options.data_dir, zxid);
+    let mut file = fs::read(&path).expect("read");
+    let middle = file.len() / 2;
+    file[middle] ^= 0x10;
+    fs::write(&path, file).expect("write");
+    let (_, recovered) = Storage::open_with(options.clone(), sink).expect("open");
+    assert!(recovered.snapshot.is_none());
+}
+
+#[test]
+fn snapshots_are_written_off_the_storage_thread_in_order() {
+    let dir = TempDir::new().expect("tempdir");
+    let options = options(&dir, 100);
+    let (storage, _) = open(&options);
+    let (handle, mut events) = storage.spawn().expect("spawn");
+    let tree = big_tree(5_000);
+    let state = corral_core::tree::Snapshot::new(&tree, Vec::new());
+    handle.append(txns(1..=3)).expect("append");
+    handle
+        .snapshot(Zxid(2), SnapshotBody::State(state.clone()))
+        .expect("snapshot");
+    handle
+        .snapshot(Zxid(3), SnapshotBody::Bytes(b"at 3".to_vec()))
+        .expect("snapshot");
+    handle.sync(Zxid(3)).expect("sync");
+    let mut written = Vec::new();
+    let mut persisted = false;
+    while written.len() < 2 || !persisted {
+        let received = receive_until(&mut events, |_| true);
+        for event in received {
+            match event {
+                StorageEvent::SnapshotWritten { zxid } => written.push(zxid),
+                StorageEvent::Persisted { through } => {
+                    assert_eq!(through, Zxid(3));
+                    persisted = true;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    // One write at a time, in the order asked.
+    assert_eq!(written, [Zxid(2), Zxid(3)]);
+    handle.shutdown().expect("shutdown");
+    let file = fs::read(snapshot::snapshot_path(&options.data_dir, Zxid(2))).expect("read");
+    assert_eq!(decode_snapshot(file, Zxid(2)), Ok(state.to_bytes()));
+    assert_eq!(open(&options).1.snapshot, Some((Zxid(3), b"at 3".to_vec())));
+}
+
+#[test]
+fn installing_a_snapshot_replaces_the_log_and_newer_snapshots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = options(&dir, 4);
+    let (mut storage, _) = open(&options);
+    storage.append(&txns(1..=10)).expect("append");
+    storage.sync().expect("sync");
+    storage
+        .write_snapshot(Zxid(9), &SnapshotBody::Bytes(b"old history".to_vec()))
+        .expect("snapshot");
+    storage
+        .install_snapshot(Zxid(6), b"leader's state".to_vec())
+        .expect("install");
+    // The leader's transactions after the snapshot follow.
+    storage.append(&txns(7..=8)).expect("append after install");
+    storage.sync().expect("sync");
+    drop(storage);
+    let (_, recovered) = open(&options);
+    let (zxid, body) = recovered.snapshot.expect("a snapshot");
+    assert_eq!((zxid, body.as_slice()), (Zxid(6), &b"leader's state"[..]));
+    let zxids: Vec<Zxid> = recovered.txns.iter().map(|t| t.zxid).collect();
+    assert_eq!(
+        zxids,
+        vec![Zxid(7), Zxid(8)],
+        "records of the replaced log came back"
+    );
+    assert!(!files(&options.data_dir)
+        .iter()
+        .any(|f| f.starts_with("install.")));
+}
+
+#[test]
+fn recovery_finishes_an_install_interrupted_after_the_snapshot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = options(&dir, 4);
+    let (mut storage, _) = open(&options);
+    storage.append(&txns(1..=10)).expect("append");
+    storage.sync().expect("sync");
+    // The crash came after step 2: marker and snapshot on disk, the old log still there.
+    storage
+        .write_snapshot(Zxid(6), &SnapshotBody::Bytes(b"leader's state".to_vec()))
+        .expect("snapshot");
+    drop(storage);
+    fs::write(options.data_dir.join("install.0000000000000006"), b"").expect("marker");
+    let (_, recovered) = open(&options);
+    assert_eq!(recovered.snapshot.map(|(z, _)| z), Some(Zxid(6)));
+    assert!(recovered.txns.is_empty(), "the replaced log was replayed");
+}
+
+#[test]
+fn an_install_that_never_wrote_its_snapshot_keeps_the_old_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = options(&dir, 4);
+    let (mut storage, _) = open(&options);
+    storage.append(&txns(1..=10)).expect("append");
+    storage.sync().expect("sync");
+    drop(storage);
+    fs::write(options.data_dir.join("install.0000000000000006"), b"").expect("marker");
+    let (_, recovered) = open(&options);
+    assert!(recovered.snapshot.is_none());
+    assert_eq!(recovered.txns.len(), 10, "the old log was lost");
+    assert!(!files(&options.data_dir)
+        .iter()
+        .any(|f| f.starts_with("install.")));
 }
