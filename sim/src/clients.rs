@@ -2,7 +2,7 @@
 //! loss, and run a register workload whose every step is recorded for the checkers.
 
 use crate::history::{History, Op, OpKind, Outcome};
-use crate::lock::{self, Hold, LockState, LockStep, LOCK_PARENT};
+use crate::lock::{self, LockState, LockStep};
 use corral_core::jute::{
     create_mode, encode_request, err, op, xid, Acl, ConnectRequest, ConnectResponse, CreateRequest,
     Reader, Record, ReplyHeader, Request, Response, WatcherEvent, Writer,
@@ -54,7 +54,7 @@ pub struct Client {
     pub timeout_ms: i32,
     /// Highest zxid seen, sent on reconnect.
     pub last_zxid: i64,
-    next_xid: i32,
+    pub(crate) next_xid: i32,
     /// xid -> (history index, opcode); a SyncGet has its sync xid mapped too.
     outstanding: BTreeMap<i32, (usize, i32)>,
     /// Unparsed bytes from the server.
@@ -78,7 +78,7 @@ pub struct Client {
     /// Where the client is in the lock recipe.
     pub lock: LockState,
     /// Lock requests awaiting replies, by xid.
-    lock_xids: BTreeMap<i32, LockStep>,
+    pub(crate) lock_xids: BTreeMap<i32, LockStep>,
     /// Frames produced while handling replies, for the world to send.
     pub out: Vec<u8>,
 }
@@ -140,136 +140,6 @@ impl Client {
     /// True when no operation is waiting for a reply.
     pub fn idle(&self) -> bool {
         self.outstanding.is_empty() && self.lock_xids.is_empty()
-    }
-
-    fn lock_send(&mut self, step: LockStep, frame: impl FnOnce(i32) -> Vec<u8>) {
-        let x = self.next_xid;
-        self.next_xid += 1;
-        self.lock_xids.insert(x, step);
-        let bytes = frame(x);
-        self.out.extend(bytes);
-    }
-
-    fn lock_list(&mut self) {
-        self.lock_send(LockStep::List, lock::list_frame);
-    }
-
-    /// Starts the lock recipe: create our node.
-    pub fn lock_acquire(&mut self, now_ns: u64) -> Vec<u8> {
-        debug_assert_eq!(self.lock, LockState::Idle);
-        self.lock = LockState::Creating;
-        let id = self.id;
-        self.lock_send(LockStep::Create, |x| lock::create_frame(x, id));
-        self.last_send_ns = now_ns;
-        std::mem::take(&mut self.out)
-    }
-
-    /// Releases a lock held long enough.
-    pub fn lock_release(&mut self, now_ns: u64) -> Vec<u8> {
-        let LockState::Holding { node, hold, .. } = self.lock.clone() else {
-            return Vec::new();
-        };
-        let path = node.clone();
-        self.lock = LockState::Releasing { node, hold };
-        self.lock_send(LockStep::Release, |x| lock::delete_frame(x, &path));
-        self.last_send_ns = now_ns;
-        std::mem::take(&mut self.out)
-    }
-
-    /// Whether the lock is held past `now_ns`, to be released.
-    pub fn lock_due(&self, now_ns: u64) -> bool {
-        matches!(self.lock, LockState::Holding { until_ns, .. } if until_ns <= now_ns)
-    }
-
-    /// A lock reply: advance the recipe.
-    fn lock_reply(
-        &mut self,
-        step: LockStep,
-        h: &ReplyHeader,
-        r: &mut Reader<'_>,
-        now_ns: u64,
-        history: &mut History,
-    ) -> bool {
-        let body = if h.err == err::OK {
-            let opcode = match step {
-                LockStep::Create => op::CREATE,
-                LockStep::List => op::GET_CHILDREN,
-                LockStep::Watch => op::EXISTS,
-                LockStep::Release => op::DELETE,
-                LockStep::Cleanup => op::GET_CHILDREN,
-            };
-            match Response::decode(opcode, r) {
-                Ok(b) => Some(b),
-                Err(_) if step == LockStep::Cleanup => None,
-                Err(_) => return false,
-            }
-        } else {
-            None
-        };
-        match (step, body) {
-            (LockStep::Create, Some(Response::Create { path })) => {
-                self.lock = LockState::Listing(path);
-                self.lock_list();
-            }
-            (LockStep::List, Some(Response::GetChildren { children })) => {
-                let LockState::Listing(node) = self.lock.clone() else {
-                    return true;
-                };
-                let name = node.rsplit('/').next().unwrap_or_default();
-                if !children.iter().any(|c| c == name) {
-                    self.lock = LockState::Idle; // our node is gone (the session ended)
-                    return true;
-                }
-                match lock::predecessor(&children, &node) {
-                    None => {
-                        history.holds.push(Hold {
-                            client: self.id,
-                            node: node.clone(),
-                            acquired_zxid: h.zxid,
-                            released_zxid: None,
-                        });
-                        let until_ns = now_ns + 5_000_000 + (h.zxid as u64 % 50) * 1_000_000;
-                        let hold = history.holds.len() - 1;
-                        self.lock = LockState::Holding {
-                            node,
-                            until_ns,
-                            hold,
-                        };
-                    }
-                    Some(pred) => {
-                        let p = pred.clone();
-                        self.lock = LockState::Waiting { node, pred };
-                        self.lock_send(LockStep::Watch, |x| lock::watch_frame(x, &p));
-                    }
-                }
-            }
-            (LockStep::Watch, _) if h.err == err::NO_NODE => {
-                if let LockState::Waiting { node, .. } = self.lock.clone() {
-                    self.lock = LockState::Listing(node);
-                    self.lock_list();
-                }
-            }
-            (LockStep::Watch, _) => {} // the watch is set: wait for the event
-            (LockStep::Release, _) => {
-                if let LockState::Releasing { hold, .. } = self.lock {
-                    if h.err == err::OK {
-                        history.holds[hold].released_zxid = Some(h.zxid);
-                    }
-                }
-                self.lock = LockState::Idle;
-            }
-            (LockStep::Cleanup, Some(Response::GetChildren { children })) => {
-                let mine = lock::prefix(self.id);
-                for c in children.iter().filter(|c| c.starts_with(&mine)) {
-                    let path = format!("{LOCK_PARENT}/{c}");
-                    self.lock_send(LockStep::Cleanup, |x| lock::delete_frame(x, &path));
-                }
-                self.lock = LockState::Idle;
-            }
-            (LockStep::Cleanup, _) => {}
-            (_, _) => self.lock = LockState::Cleanup,
-        }
-        true
     }
 
     /// The handshake frame for a new connection `conn`.

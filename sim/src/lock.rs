@@ -6,7 +6,12 @@
 //! header) and, when its delete is acknowledged, the zxid of that delete. Since servers answer
 //! from committed prefixes, two holds must never overlap in zxid order.
 
-use corral_core::jute::{create_mode, encode_request, Acl, CreateRequest, Request};
+use crate::clients::Client;
+use crate::history::History;
+use corral_core::jute::{
+    create_mode, encode_request, err, op, Acl, CreateRequest, Reader, ReplyHeader, Request,
+    Response,
+};
 
 /// Parent of the lock's nodes.
 pub const LOCK_PARENT: &str = "/lock";
@@ -114,4 +119,144 @@ pub fn predecessor(children: &[String], node: &str) -> Option<String> {
         .filter(|(s, _)| *s < mine)
         .max()
         .map(|(_, c)| format!("{LOCK_PARENT}/{c}"))
+}
+
+/// The recipe's steps, run by each client on its own connection.
+impl Client {
+    pub(crate) fn lock_send(&mut self, step: LockStep, frame: impl FnOnce(i32) -> Vec<u8>) {
+        let x = self.next_xid;
+        self.next_xid += 1;
+        self.lock_xids.insert(x, step);
+        let bytes = frame(x);
+        self.out.extend(bytes);
+    }
+
+    pub(crate) fn lock_list(&mut self) {
+        self.lock_send(LockStep::List, list_frame);
+    }
+
+    /// Starts the lock recipe: create our node.
+    pub fn lock_acquire(&mut self, now_ns: u64) -> Vec<u8> {
+        debug_assert_eq!(self.lock, LockState::Idle);
+        self.lock = LockState::Creating;
+        let id = self.id;
+        self.lock_send(LockStep::Create, |x| create_frame(x, id));
+        self.last_send_ns = now_ns;
+        std::mem::take(&mut self.out)
+    }
+
+    /// Releases a lock held long enough.
+    pub fn lock_release(&mut self, now_ns: u64) -> Vec<u8> {
+        let LockState::Holding { node, hold, .. } = self.lock.clone() else {
+            return Vec::new();
+        };
+        let path = node.clone();
+        self.lock = LockState::Releasing { node, hold };
+        self.lock_send(LockStep::Release, |x| delete_frame(x, &path));
+        self.last_send_ns = now_ns;
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether the lock is held past `now_ns`, to be released.
+    pub fn lock_due(&self, now_ns: u64) -> bool {
+        matches!(self.lock, LockState::Holding { until_ns, .. } if until_ns <= now_ns)
+    }
+
+    /// A lock reply: advance the recipe.
+    pub(crate) fn lock_reply(
+        &mut self,
+        step: LockStep,
+        h: &ReplyHeader,
+        r: &mut Reader<'_>,
+        now_ns: u64,
+        history: &mut History,
+    ) -> bool {
+        let body = if h.err == err::OK {
+            let opcode = match step {
+                LockStep::Create => op::CREATE,
+                LockStep::List => op::GET_CHILDREN,
+                LockStep::Watch => op::EXISTS,
+                LockStep::Release => op::DELETE,
+                LockStep::Cleanup => op::GET_CHILDREN,
+            };
+            match Response::decode(opcode, r) {
+                Ok(b) => Some(b),
+                Err(_) if step == LockStep::Cleanup => None,
+                Err(_) => return false,
+            }
+        } else {
+            None
+        };
+        match (step, body) {
+            (LockStep::Create, Some(Response::Create { path })) => {
+                self.lock = LockState::Listing(path);
+                self.lock_list();
+            }
+            (LockStep::List, Some(Response::GetChildren { children })) => {
+                self.lock_listed(&children, h.zxid, now_ns, history);
+            }
+            (LockStep::Watch, _) if h.err == err::NO_NODE => {
+                if let LockState::Waiting { node, .. } = self.lock.clone() {
+                    self.lock = LockState::Listing(node);
+                    self.lock_list();
+                }
+            }
+            (LockStep::Watch, _) => {} // the watch is set: wait for the event
+            (LockStep::Release, _) => {
+                if let LockState::Releasing { hold, .. } = self.lock {
+                    if h.err == err::OK {
+                        history.holds[hold].released_zxid = Some(h.zxid);
+                    }
+                }
+                self.lock = LockState::Idle;
+            }
+            (LockStep::Cleanup, Some(Response::GetChildren { children })) => {
+                let mine = prefix(self.id);
+                for c in children.iter().filter(|c| c.starts_with(&mine)) {
+                    let path = format!("{LOCK_PARENT}/{c}");
+                    self.lock_send(LockStep::Cleanup, |x| delete_frame(x, &path));
+                }
+                self.lock = LockState::Idle;
+            }
+            (LockStep::Cleanup, _) => {}
+            (_, _) => self.lock = LockState::Cleanup,
+        }
+        true
+    }
+
+    /// Our node is listed among `children` (at header zxid `zxid`): hold, or watch the
+    /// predecessor.
+    fn lock_listed(&mut self, children: &[String], zxid: i64, now_ns: u64, history: &mut History) {
+        let LockState::Listing(node) = self.lock.clone() else {
+            return;
+        };
+        let name = node.rsplit('/').next().unwrap_or_default();
+        if !children.iter().any(|c| c == name) {
+            self.lock = LockState::Idle; // our node is gone (the session ended)
+            return;
+        }
+        match predecessor(children, &node) {
+            None => {
+                history.holds.push(Hold {
+                    client: self.id,
+                    node: node.clone(),
+                    acquired_zxid: zxid,
+                    released_zxid: None,
+                });
+                // Held for 5-55 ms (derived from the zxid: no extra randomness needed).
+                let until_ns = now_ns + 5_000_000 + (zxid as u64 % 50) * 1_000_000;
+                let hold = history.holds.len() - 1;
+                self.lock = LockState::Holding {
+                    node,
+                    until_ns,
+                    hold,
+                };
+            }
+            Some(pred) => {
+                let p = pred.clone();
+                self.lock = LockState::Waiting { node, pred };
+                self.lock_send(LockStep::Watch, |x| watch_frame(x, &p));
+            }
+        }
+    }
 }
