@@ -216,7 +216,13 @@ impl Node {
                 return;
             }
             (Some(Stage::Reported), _) | (None, _) => {}
-            (Some(_), _) => return,
+            (Some(_), _) => {
+                // The learner started over on the same link (it gave up on us while we were
+                // stalled, and re-elected us): what we knew of it is void. Ignoring it left
+                // it in discovery forever while its pings kept us leading.
+                tracing::info!(learner = from.0, "learner started over; synchronizing it anew");
+                self.leader_lost_learner(from);
+            }
         }
         let Some(l) = self.leader() else {
             return;
