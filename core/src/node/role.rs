@@ -194,7 +194,11 @@ impl Node {
     }
 
     pub(crate) fn on_peer(&mut self, from: ServerId, message: PeerMessage) {
-        if from == self.config.server_id || !self.config.ensemble.members().contains(&from) {
+        let e = &self.config.ensemble;
+        // Two lookups, not `members()`: that builds a set, and this runs for every message.
+        if from == self.config.server_id
+            || !(e.voters.contains(&from) || e.observers.contains(&from))
+        {
             tracing::warn!(
                 from = from.0,
                 "message from a server outside the ensemble; ignored"
