@@ -15,6 +15,11 @@ pub fn key_path(key: usize) -> String {
     format!("/r{key}")
 }
 
+/// The register a path names, if it is one (the inverse of [`key_path`]).
+pub fn register_key(path: &str) -> Option<usize> {
+    path.strip_prefix("/r")?.parse().ok()
+}
+
 /// Parent of every client's ephemeral node.
 pub const EPHEMERAL_PARENT: &str = "/eph";
 

@@ -4,8 +4,29 @@
 //! and snapshots are written synchronously and atomically (temp file, fsync, rename).
 
 use corral_core::node::Epochs;
+use corral_core::tree::Snapshot;
 use corral_core::txn::Txn;
 use corral_core::Zxid;
+
+/// A snapshot on the simulated disk: the node's frozen copy (encoded only when a restart reads
+/// it, which keeps the codec in every restart without paying for it at every snapshot), or the
+/// bytes a learner installed.
+#[derive(Clone)]
+pub enum StoredSnapshot {
+    /// As `Output::Snapshot` gave it.
+    Frozen(Snapshot),
+    /// As `Output::InstallSnapshot` gave it.
+    Bytes(Vec<u8>),
+}
+
+impl std::fmt::Debug for StoredSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredSnapshot::Frozen(_) => f.write_str("Frozen"),
+            StoredSnapshot::Bytes(b) => write!(f, "Bytes({})", b.len()),
+        }
+    }
+}
 
 /// One server's disk.
 #[derive(Debug, Default)]
@@ -15,7 +36,7 @@ pub struct Disk {
     /// Records written but not yet covered by a completed fsync.
     pub volatile: Vec<Txn>,
     /// Newest snapshot.
-    pub snapshot: Option<(Zxid, Vec<u8>)>,
+    pub snapshot: Option<(Zxid, StoredSnapshot)>,
     /// ZAB's accepted and current epochs.
     pub epochs: Epochs,
     /// Records of `volatile` covered by the fsync in flight, and that fsync's number.
@@ -65,7 +86,7 @@ impl Disk {
 
     /// A learner installs its leader's snapshot: it replaces the state and the whole log.
     pub fn install_snapshot(&mut self, zxid: Zxid, bytes: Vec<u8>) {
-        self.snapshot = Some((zxid, bytes));
+        self.snapshot = Some((zxid, StoredSnapshot::Bytes(bytes)));
         self.durable.clear();
         self.volatile.clear();
         self.syncing = None;
@@ -102,6 +123,10 @@ impl Disk {
             .filter(|t| t.zxid > after)
             .cloned()
             .collect();
-        (self.snapshot.as_ref().map(|(_, b)| b.clone()), txns)
+        let bytes = self.snapshot.as_ref().map(|(_, s)| match s {
+            StoredSnapshot::Frozen(snapshot) => snapshot.to_bytes(),
+            StoredSnapshot::Bytes(bytes) => bytes.clone(),
+        });
+        (bytes, txns)
     }
 }

@@ -1,7 +1,7 @@
 //! A simulated server process: its `Node`, its disk, its client connections, crashes, restarts
 //! and pauses (GC-like stalls: inputs wait, nothing is lost).
 
-use crate::clients::key_path;
+use crate::clients::register_key;
 use crate::disk::Disk;
 use crate::options::Bug;
 use crate::world::{Event, World, MS};
@@ -236,7 +236,8 @@ impl World {
             Output::Snapshot { zxid, snapshot } => {
                 self.trace
                     .line(self.now, format_args!("s{} snapshot {zxid}", s + 1));
-                self.servers[s].disk.snapshot = Some((zxid, snapshot.to_bytes()));
+                let stored = crate::disk::StoredSnapshot::Frozen(snapshot);
+                self.servers[s].disk.snapshot = Some((zxid, stored));
             }
             Output::InstallSnapshot { zxid, bytes } => {
                 self.trace
@@ -274,7 +275,7 @@ impl World {
             let TxnOp::SetData { path, data, .. } = &txn.op else {
                 continue;
             };
-            let Some(key) = (0..self.options.keys).find(|k| key_path(*k) == *path) else {
+            let Some(key) = register_key(path).filter(|k| *k < self.options.keys) else {
                 continue;
             };
             match self.applied_writes.get(zxid) {
