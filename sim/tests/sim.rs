@@ -27,7 +27,7 @@ fn caught_within(bug: Bug, seeds: u64, tweak: impl Fn(&mut Options)) -> Option<u
 
 #[test]
 fn a_seed_replays_bit_for_bit() {
-    // Seed 2 is a five-server ensemble with faults.
+    // Seed 2 is a seven-voter ensemble.
     let a = corral_sim::run(short(2), false);
     let b = corral_sim::run(short(2), true);
     assert!(a.options.voters > 1);
