@@ -249,6 +249,12 @@ impl Driver {
         let input = match ev {
             StorageEvent::Persisted { through } => Input::Persisted { through },
             StorageEvent::SnapshotWritten { zxid } => Input::SnapshotWritten { zxid },
+            StorageEvent::Failed(reason) if self.peers.is_some() => {
+                // An ensemble member that cannot log can neither acknowledge nor lead; the
+                // others go on without it (as ZooKeeper exits on a log failure).
+                tracing::error!(%reason, "storage failed: leaving the ensemble");
+                std::process::exit(2);
+            }
             StorageEvent::Failed(reason) => Input::StorageFailed { reason },
             // Only replication truncates the log; a standalone node never asks for it.
             StorageEvent::Truncated { after } => {
