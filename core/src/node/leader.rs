@@ -220,7 +220,10 @@ impl Node {
                 // The learner started over on the same link (it gave up on us while we were
                 // stalled, and re-elected us): what we knew of it is void. Ignoring it left
                 // it in discovery forever while its pings kept us leading.
-                tracing::info!(learner = from.0, "learner started over; synchronizing it anew");
+                tracing::info!(
+                    learner = from.0,
+                    "learner started over; synchronizing it anew"
+                );
                 self.leader_lost_learner(from);
             }
         }
