@@ -5,8 +5,8 @@
 use super::*;
 use crate::config::Ensemble;
 use crate::jute::{
-    create_mode, op, Acl, ConnectRequest, ConnectResponse, CreateRequest, Reader, Record,
-    ReplyHeader, Request, Response,
+    create_mode, Acl, ConnectRequest, ConnectResponse, CreateRequest, Reader, Record, ReplyHeader,
+    Request, Response,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -129,6 +129,20 @@ impl Cluster {
 
     fn heal(&mut self) {
         self.cut.clear();
+    }
+
+    /// Cuts `id` off from every other server.
+    fn isolate(&mut self, id: ServerId) {
+        let others: Vec<ServerId> = self.servers.keys().copied().filter(|o| *o != id).collect();
+        for o in others {
+            self.partition(id, o);
+        }
+    }
+
+    /// Sends a request without waiting for anything.
+    fn send(&mut self, id: ServerId, conn: ConnId, xid: i32, req: &Request) {
+        let bytes = crate::jute::encode_request(xid, req);
+        self.input(id, Input::Bytes { conn, bytes });
     }
 
     fn input(&mut self, id: ServerId, input: Input) {
@@ -411,22 +425,8 @@ fn a_write_is_not_acknowledged_without_a_quorum() {
     let mut c = Cluster::new(3, 0);
     let leader = c.await_stable();
     let (conn, _) = c.connect(leader, ConnectRequest::new_session(4000));
-    let others: Vec<ServerId> = c
-        .voters
-        .iter()
-        .copied()
-        .filter(|id| *id != leader)
-        .collect();
-    for o in &others {
-        c.partition(leader, *o);
-    }
-    c.input(
-        leader,
-        Input::Bytes {
-            conn,
-            bytes: crate::jute::encode_request(1, &create("/lost", b"", 0)),
-        },
-    );
+    c.isolate(leader);
+    c.send(leader, conn, 1, &create("/lost", b"", 0));
     c.settle();
     assert!(
         c.frames(leader, conn).is_empty(),
@@ -508,22 +508,8 @@ fn a_deposed_leader_cannot_answer_a_sync() {
     let mut c = Cluster::new(3, 0);
     let leader = c.await_stable();
     let (conn, _) = c.connect(leader, ConnectRequest::new_session(4000));
-    let others: Vec<ServerId> = c
-        .voters
-        .iter()
-        .copied()
-        .filter(|id| *id != leader)
-        .collect();
-    for o in &others {
-        c.partition(leader, *o);
-    }
-    c.input(
-        leader,
-        Input::Bytes {
-            conn,
-            bytes: crate::jute::encode_request(1, &Request::Sync { path: "/".into() }),
-        },
-    );
+    c.isolate(leader);
+    c.send(leader, conn, 1, &Request::Sync { path: "/".into() });
     c.settle();
     let answered = c.frames(leader, conn).iter().any(|f| {
         let mut r = Reader::new(f);
@@ -591,13 +577,7 @@ fn a_session_expires_by_the_leaders_decision_everywhere() {
     assert_eq!(h.err, 0);
     // Pings through the follower keep it alive: the leader hears of them.
     for _ in 0..10 {
-        c.input(
-            follower,
-            Input::Bytes {
-                conn,
-                bytes: crate::jute::encode_request(-2, &Request::Ping),
-            },
-        );
+        c.send(follower, conn, -2, &Request::Ping);
         c.run_ms(100);
     }
     assert!(
@@ -616,7 +596,6 @@ fn a_session_expires_by_the_leaders_decision_everywhere() {
             .get(crate::ids::SessionId(rsp.session_id))
             .is_none());
     }
-    let _ = op::PING;
 }
 
 #[test]
@@ -624,15 +603,7 @@ fn a_partitioned_follower_rejoins_after_the_partition_heals() {
     let mut c = Cluster::new(3, 0);
     let leader = c.await_stable();
     let follower = *c.voters.iter().find(|id| **id != leader).expect("follower");
-    let others: Vec<ServerId> = c
-        .servers
-        .keys()
-        .copied()
-        .filter(|id| *id != follower)
-        .collect();
-    for o in others {
-        c.partition(follower, o);
-    }
+    c.isolate(follower);
     c.run_ms(1000);
     assert_eq!(
         c.node(follower).role(),
