@@ -8,6 +8,9 @@
 #![allow(dead_code)]
 
 pub use corral_core::jute::Stat;
+
+/// ZooKeeper's error code for a missing node.
+pub const ERR_NO_NODE: i32 = -101;
 use corral_core::jute::{
     encode_request, Acl, ConnectRequest, ConnectResponse, CreateRequest, Reader, Record,
     ReplyHeader, Request,
@@ -178,4 +181,37 @@ impl RawClient {
         }
         Ok(replies)
     }
+}
+
+/// Creates `paths` in order (parents first) and asserts each create succeeded.
+pub fn create_all(client: &mut RawClient, paths: &[String]) {
+    let ops: Vec<Op> = paths
+        .iter()
+        .map(|path| Op::Create {
+            path: path.clone(),
+            data: Vec::new(),
+        })
+        .collect();
+    for (reply, path) in client.call_all(&ops).expect("setup").iter().zip(paths) {
+        assert_eq!(reply.err, 0, "create {path}");
+    }
+}
+
+/// Reads every path (pipelined); `None` for a missing node.
+pub fn read_all(client: &mut RawClient, paths: &[String]) -> Vec<Option<(Vec<u8>, Stat)>> {
+    let mut out = Vec::with_capacity(paths.len());
+    for chunk in paths.chunks(512) {
+        let ops: Vec<Op> = chunk
+            .iter()
+            .map(|path| Op::GetData { path: path.clone() })
+            .collect();
+        for (reply, path) in client.call_all(&ops).expect("reads").into_iter().zip(chunk) {
+            out.push(match reply.err {
+                0 => Some(parse_get_data(&reply.body).expect("getData body")),
+                ERR_NO_NODE => None,
+                err => panic!("getData {path}: error {err}"),
+            });
+        }
+    }
+    out
 }
