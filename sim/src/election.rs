@@ -227,10 +227,14 @@ impl Client {
             ElectionStep::Watch => op::EXISTS,
             ElectionStep::Release => op::DELETE,
         };
-        let body = match Response::decode(opcode, r) {
-            Ok(b) if h.err == err::OK => Some(b),
-            Err(_) if h.err == err::OK && step != ElectionStep::Cleanup => return false,
-            _ => None,
+        let body = if h.err == err::OK {
+            match Response::decode(opcode, r) {
+                Ok(b) => Some(b),
+                Err(_) if step == ElectionStep::Cleanup => None,
+                Err(_) => return false,
+            }
+        } else {
+            None
         };
         match (step, body) {
             (ElectionStep::Create, Some(Response::Create { path })) => {
