@@ -1,6 +1,7 @@
 //! Simulated ZooKeeper clients: sessions that speak the real jute codec, fail over on connection
 //! loss, and run a register workload whose every step is recorded for the checkers.
 
+use crate::election::ElectionState;
 use crate::history::{History, Op, OpKind, Outcome};
 use crate::lock::{self, LockState, LockStep};
 use corral_core::jute::{
@@ -84,6 +85,10 @@ pub struct Client {
     pub lock: LockState,
     /// Lock requests awaiting replies, by xid.
     pub(crate) lock_xids: BTreeMap<i32, LockStep>,
+    /// Where the client is in the leader-election recipe.
+    pub election: ElectionState,
+    /// Election requests awaiting replies, by xid (the recipe's steps are the lock's).
+    pub(crate) election_xids: BTreeMap<i32, LockStep>,
     /// Frames produced while handling replies, for the world to send.
     pub out: Vec<u8>,
 }
@@ -103,6 +108,9 @@ impl Client {
                 self.lock_list();
                 return;
             }
+        }
+        if self.election_notified(&ev.path) {
+            return;
         }
         if !ev.path.starts_with("/r") {
             return;
@@ -138,13 +146,15 @@ impl Client {
             watches: BTreeMap::new(),
             lock: LockState::Idle,
             lock_xids: BTreeMap::new(),
+            election: ElectionState::Idle,
+            election_xids: BTreeMap::new(),
             out: Vec::new(),
         }
     }
 
     /// True when no operation is waiting for a reply.
     pub fn idle(&self) -> bool {
-        self.outstanding.is_empty() && self.lock_xids.is_empty()
+        self.outstanding.is_empty() && self.lock_xids.is_empty() && self.election_xids.is_empty()
     }
 
     /// The handshake frame for a new connection `conn`.
@@ -180,6 +190,12 @@ impl Client {
             // The attempt is abandoned; a node it left is deleted on the next connection of
             // this session (or vanishes with the session).
             self.lock = LockState::Cleanup;
+        }
+        self.election_xids.clear();
+        if self.election != ElectionState::Idle {
+            // Likewise: a leader that lost its connection steps down by deleting its node on
+            // the next connection; its term ends at that delete or at its session's close.
+            self.election = ElectionState::Cleanup;
         }
     }
 
@@ -320,8 +336,15 @@ impl Client {
             self.state = ClientState::Connected;
             if fresh {
                 self.lock = LockState::Idle;
-            } else if self.lock == LockState::Cleanup {
-                self.lock_send(LockStep::Cleanup, lock::list_frame);
+                self.election = ElectionState::Idle;
+            }
+            if self.lock == LockState::Cleanup {
+                self.lock_send(LockStep::Cleanup, |x| {
+                    lock::list_frame(x, lock::LOCK_PARENT)
+                });
+            }
+            if self.election == ElectionState::Cleanup {
+                self.election_list(LockStep::Cleanup);
             }
             return true;
         }
@@ -344,6 +367,9 @@ impl Client {
         }
         if let Some(step) = self.lock_xids.remove(&h.xid) {
             return self.lock_reply(step, &h, &mut r, now_ns, history);
+        }
+        if let Some(step) = self.election_xids.remove(&h.xid) {
+            return self.election_reply(step, &h, &mut r, now_ns, history);
         }
         let Some((index, opcode)) = self.outstanding.remove(&h.xid) else {
             return true; // the sync half of a SyncGet

@@ -2,9 +2,11 @@
 
 use crate::check::linearizable::CommittedWrites;
 use crate::clients::key_path;
+use crate::election::{node_lives, NodeLife, ELECTION_PARENT};
 use crate::world::World;
 use corral_core::node::RoleKind;
 use corral_core::Node;
+use std::collections::BTreeMap;
 
 /// Each register's value and mzxid.
 pub type Registers = Vec<(Vec<u8>, i64)>;
@@ -49,6 +51,34 @@ impl World {
             }
         }
         out
+    }
+
+    /// The life of every `/election` node, replayed from committed transactions in zxid order.
+    pub fn election_lives(&self) -> BTreeMap<String, NodeLife> {
+        let committed = self
+            .election_txns
+            .iter()
+            .filter(|(z, _)| self.replicas.committed.contains(*z))
+            .map(|(z, effects)| (z.0, effects.as_slice()));
+        node_lives(committed)
+    }
+
+    /// Terms begun, how many ended by a committed delete of their node, and how many of those
+    /// by their session's close.
+    pub fn election_terms(&self) -> (usize, usize, usize) {
+        let lives = self.election_lives();
+        let ends: Vec<&NodeLife> = (self.history.terms.iter())
+            .filter_map(|t| lives.get(&t.node).filter(|l| l.deleted_zxid.is_some()))
+            .collect();
+        let closed = ends.iter().filter(|l| l.closed).count();
+        (self.history.terms.len(), ends.len(), closed)
+    }
+
+    /// The children of `/election` in the final state, and that state's zxid.
+    pub fn final_election(&self) -> Option<(Vec<String>, i64)> {
+        let node = self.servers[self.final_server()?].node.as_ref()?;
+        let children = node.tree().children(ELECTION_PARENT)?;
+        Some((children, node.last_committed().0))
     }
 
     /// Register writes applied by serving replicas, per register, in zxid order.

@@ -107,4 +107,6 @@ pub struct History {
     pub seq_creates: Vec<(i64, u64)>,
     /// Every acquisition of the lock.
     pub holds: Vec<crate::lock::Hold>,
+    /// Every leader's term, as its candidate saw it begin.
+    pub terms: Vec<crate::election::Term>,
 }

@@ -13,6 +13,7 @@
 pub mod check;
 pub mod clients;
 pub mod disk;
+pub mod election;
 mod finish;
 pub mod history;
 pub mod lock;
@@ -53,6 +54,9 @@ pub struct RunReport {
     pub lock_holds: (usize, usize),
     /// Acknowledged sequential creates.
     pub seq_creates: usize,
+    /// Leaders' terms begun, how many ended by a committed delete of their node, and how many
+    /// of those by their session's close.
+    pub election_terms: (usize, usize, usize),
     /// The trace lines, when kept.
     pub trace: Vec<String>,
 }
@@ -113,6 +117,7 @@ pub fn run(options: Options, keep_trace: bool) -> RunReport {
                 .count(),
         ),
         seq_creates: world.history.seq_creates.len(),
+        election_terms: world.election_terms(),
         trace: std::mem::take(&mut world.trace.lines),
         violations,
         options,
@@ -147,6 +152,13 @@ fn final_checks(world: &World) -> Vec<Violation> {
     violations.extend(check::sessions::check_ephemerals(&world.history));
     violations.extend(check::recipes::check_sequential(&world.history));
     violations.extend(check::recipes::check_lock(&world.history));
+    let lives = world.election_lives();
+    violations.extend(check::recipes::check_election(&world.history.terms, &lives));
+    if let Some((children, last_zxid)) = world.final_election() {
+        violations.extend(check::recipes::check_election_replay(
+            &lives, &children, last_zxid,
+        ));
+    }
     for v in world.history.watch_violations.iter().take(5) {
         violations.push(Violation {
             invariant: "watches fire once, before the data that triggered them",

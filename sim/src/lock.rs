@@ -75,15 +75,15 @@ pub fn sequence(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The name prefix of `client`'s lock nodes.
+/// The name prefix of `client`'s sequential nodes (under `/lock` or `/election`).
 pub fn prefix(client: usize) -> String {
     format!("c{client}-")
 }
 
-/// The create request of a lock node.
-pub fn create_frame(xid: i32, client: usize) -> Vec<u8> {
+/// The create request of `client`'s ephemeral sequential node under `parent`.
+pub fn create_frame(xid: i32, parent: &str, client: usize) -> Vec<u8> {
     let req = CreateRequest {
-        path: format!("{LOCK_PARENT}/{}", prefix(client)),
+        path: format!("{parent}/{}", prefix(client)),
         data: Vec::new(),
         acl: Acl::open_unsafe(),
         flags: create_mode::EPHEMERAL_SEQUENTIAL,
@@ -91,9 +91,9 @@ pub fn create_frame(xid: i32, client: usize) -> Vec<u8> {
     encode_request(xid, &Request::Create(req))
 }
 
-/// The listing request.
-pub fn list_frame(xid: i32) -> Vec<u8> {
-    let path = LOCK_PARENT.to_owned();
+/// The listing of `parent`'s children.
+pub fn list_frame(xid: i32, parent: &str) -> Vec<u8> {
+    let path = parent.to_owned();
     encode_request(xid, &Request::GetChildren { path, watch: false })
 }
 
@@ -109,16 +109,34 @@ pub fn watch_frame(xid: i32, node: &str) -> Vec<u8> {
     encode_request(xid, &Request::Exists { path, watch: true })
 }
 
-/// Given the children of `/lock` and our node's full path: `None` if we hold the lock, else
-/// our predecessor's full path.
+/// Given the children of our node's parent and our node's full path: `None` if ours is the
+/// lowest (we hold the lock, or lead), else our predecessor's full path (the only node the
+/// recipe watches, so one deletion wakes one waiter).
 pub fn predecessor(children: &[String], node: &str) -> Option<String> {
+    let (parent, _) = node.rsplit_once('/')?;
     let mine = sequence(node)?;
     children
         .iter()
         .filter_map(|c| sequence(c).map(|s| (s, c)))
         .filter(|(s, _)| *s < mine)
         .max()
-        .map(|(_, c)| format!("{LOCK_PARENT}/{c}"))
+        .map(|(_, c)| format!("{parent}/{c}"))
+}
+
+/// Whether `node` (a full path) is among `children` of its parent.
+pub fn listed(children: &[String], node: &str) -> bool {
+    let name = node.rsplit('/').next().unwrap_or_default();
+    children.iter().any(|c| c == name)
+}
+
+/// Full paths of `client`'s nodes among `children` of `parent`: what a cleanup deletes.
+pub fn own_nodes(children: &[String], parent: &str, client: usize) -> Vec<String> {
+    let mine = prefix(client);
+    children
+        .iter()
+        .filter(|c| c.starts_with(&mine))
+        .map(|c| format!("{parent}/{c}"))
+        .collect()
 }
 
 /// The recipe's steps, run by each client on its own connection.
@@ -132,7 +150,7 @@ impl Client {
     }
 
     pub(crate) fn lock_list(&mut self) {
-        self.lock_send(LockStep::List, list_frame);
+        self.lock_send(LockStep::List, |x| list_frame(x, LOCK_PARENT));
     }
 
     /// Starts the lock recipe: create our node.
@@ -140,7 +158,7 @@ impl Client {
         debug_assert_eq!(self.lock, LockState::Idle);
         self.lock = LockState::Creating;
         let id = self.id;
-        self.lock_send(LockStep::Create, |x| create_frame(x, id));
+        self.lock_send(LockStep::Create, |x| create_frame(x, LOCK_PARENT, id));
         self.last_send_ns = now_ns;
         std::mem::take(&mut self.out)
     }
@@ -211,9 +229,7 @@ impl Client {
                 self.lock = LockState::Idle;
             }
             (LockStep::Cleanup, Some(Response::GetChildren { children })) => {
-                let mine = prefix(self.id);
-                for c in children.iter().filter(|c| c.starts_with(&mine)) {
-                    let path = format!("{LOCK_PARENT}/{c}");
+                for path in own_nodes(&children, LOCK_PARENT, self.id) {
                     self.lock_send(LockStep::Cleanup, |x| delete_frame(x, &path));
                 }
                 self.lock = LockState::Idle;
@@ -230,8 +246,7 @@ impl Client {
         let LockState::Listing(node) = self.lock.clone() else {
             return;
         };
-        let name = node.rsplit('/').next().unwrap_or_default();
-        if !children.iter().any(|c| c == name) {
+        if !listed(children, &node) {
             self.lock = LockState::Idle; // our node is gone (the session ended)
             return;
         }

@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         assert_eq!(hash, report.trace_hash, "the replay with a trace diverged");
     }
     println!(
-        "ops={} ok={} crashes={} fsyncs={} peer_messages={} last_committed=0x{:x} lock_holds={}/{} seq_creates={} wall_ms={}",
+        "ops={} ok={} crashes={} fsyncs={} peer_messages={} last_committed=0x{:x} lock_holds={}/{} seq_creates={} election_terms={}/{}/{} wall_ms={}",
         report.ops,
         report.ops_ok,
         report.crashes,
@@ -114,6 +114,9 @@ fn main() -> ExitCode {
         report.lock_holds.0,
         report.lock_holds.1,
         report.seq_creates,
+        report.election_terms.0,
+        report.election_terms.1,
+        report.election_terms.2,
         wall.as_millis()
     );
     println!("trace_hash={:016x}", report.trace_hash);

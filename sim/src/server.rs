@@ -272,6 +272,12 @@ impl World {
             let Some(txn) = self.servers[s].disk.find(*zxid) else {
                 continue;
             };
+            if !self.election_txns.contains_key(zxid) {
+                let effects = crate::election::election_txns(txn);
+                if !effects.is_empty() {
+                    self.election_txns.insert(*zxid, effects);
+                }
+            }
             let TxnOp::SetData { path, data, .. } = &txn.op else {
                 continue;
             };

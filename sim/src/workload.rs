@@ -2,6 +2,7 @@
 //! server on connection loss or refusal, and the workload each client runs.
 
 use crate::clients::ClientState;
+use crate::election::ElectionState;
 use crate::history::OpKind;
 use crate::lock::LockState;
 use crate::world::{Event, World, MS};
@@ -62,11 +63,17 @@ impl World {
         }
         let now = self.now;
         let lock_before = self.clients[client].lock.clone();
+        let election_before = self.clients[client].election.clone();
         let ok = self.clients[client].receive(bytes, now, &mut self.history);
         if self.clients[client].lock != lock_before {
             let lock = &self.clients[client].lock;
             self.trace
                 .line(now, format_args!("client {client} lock {lock:?}"));
+        }
+        if self.clients[client].election != election_before {
+            let election = &self.clients[client].election;
+            self.trace
+                .line(now, format_args!("client {client} election {election:?}"));
         }
         let out = std::mem::take(&mut self.clients[client].out);
         if ok && !out.is_empty() {
@@ -162,8 +169,14 @@ impl World {
             return;
         };
         let now = self.now;
-        let frames = if self.clients[client].idle() && self.clients[client].lock_due(now) {
+        let idle = self.clients[client].idle();
+        let frames = if idle && self.clients[client].lock_due(now) {
             self.clients[client].lock_release(now)
+        } else if idle && self.clients[client].election_due(now) {
+            self.clients[client].election_abdicate(now)
+        } else if idle && self.clients[client].election == ElectionState::Idle && self.chance(0.02)
+        {
+            self.clients[client].election_join(now)
         } else if self.clients[client].idle()
             && self.clients[client].lock == LockState::Idle
             && self.chance(0.02)

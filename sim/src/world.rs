@@ -7,6 +7,7 @@
 use crate::check::replicas::Replicas;
 use crate::clients::{key_path, Client, EPHEMERAL_PARENT, SEQUENTIAL_PARENT};
 use crate::disk::Disk;
+use crate::election::{ElectionTxn, ELECTION_PARENT};
 use crate::history::History;
 use crate::lock::LOCK_PARENT;
 use crate::network::Network;
@@ -169,6 +170,9 @@ pub struct World {
     pub replicas: Replicas,
     /// Register writes applied by any replica, by zxid: (key, value).
     pub applied_writes: BTreeMap<Zxid, (usize, Vec<u8>)>,
+    /// What applied transactions did to `/election` nodes (creates, deletes, session closes),
+    /// read back from the log of the first replica that applied each.
+    pub election_txns: BTreeMap<Zxid, Vec<ElectionTxn>>,
     pub(crate) liveness_started: bool,
 }
 
@@ -181,7 +185,15 @@ impl World {
             .collect();
         let paths: Vec<String> = (0..options.keys)
             .map(key_path)
-            .chain([EPHEMERAL_PARENT, LOCK_PARENT, SEQUENTIAL_PARENT].map(str::to_owned))
+            .chain(
+                [
+                    EPHEMERAL_PARENT,
+                    LOCK_PARENT,
+                    ELECTION_PARENT,
+                    SEQUENTIAL_PARENT,
+                ]
+                .map(str::to_owned),
+            )
             .collect();
         let n = options.servers();
         let servers = (0..n)
@@ -214,6 +226,7 @@ impl World {
             crashes: 0,
             peer_messages: 0,
             applied_writes: BTreeMap::new(),
+            election_txns: BTreeMap::new(),
             liveness_started: false,
         };
         // Every server is up before any speaks: none starts by finding its peers down.

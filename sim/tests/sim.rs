@@ -1,6 +1,9 @@
 //! The simulator replays exactly, passes on the real code, and catches planted bugs.
 
+use corral_sim::check::recipes::{check_election, check_election_replay};
+use corral_sim::election::{node_lives, ElectionTxn, NodeLife, Term};
 use corral_sim::options::{Bug, Options};
+use std::collections::BTreeMap;
 
 fn shorten(mut o: Options) -> Options {
     o.safety_ms = 6_000;
@@ -40,8 +43,11 @@ fn a_seed_replays_bit_for_bit() {
 #[test]
 fn real_code_passes_a_small_swarm() {
     let mut ensembles = 0;
+    let (mut terms, mut ended) = (0, 0);
     for seed in 0..12 {
         let report = corral_sim::run(short(seed), false);
+        terms += report.election_terms.0;
+        ended += report.election_terms.1;
         assert!(
             report.violations.is_empty(),
             "seed {seed}: {:?}",
@@ -51,6 +57,8 @@ fn real_code_passes_a_small_swarm() {
         ensembles += usize::from(report.options.voters > 1);
     }
     assert!(ensembles >= 6, "the swarm should mostly run ensembles");
+    // The election checker has terms to judge, and some of them end.
+    assert!(terms >= 12 && ended > 0, "{terms} terms, {ended} ended");
 }
 
 #[test]
@@ -104,4 +112,86 @@ fn planted_accept_stale_epoch_is_caught_within_forty_seeds() {
 fn planted_double_apply_after_resync_is_caught_within_twenty_seeds() {
     let caught = caught_within(Bug::DoubleApplyAfterResync, 20, |_| {});
     assert!(caught.is_some(), "applying a DIFF twice went unnoticed");
+}
+
+fn term(client: usize, node: &str, start_zxid: i64) -> Term {
+    let node = format!("/election/{node}");
+    let session = client as i64 + 100;
+    Term {
+        client,
+        session,
+        node,
+        start_zxid,
+    }
+}
+
+fn life(owner: i64, created_zxid: i64, deleted_zxid: Option<i64>, closed: bool) -> NodeLife {
+    NodeLife {
+        owner,
+        created_zxid,
+        deleted_zxid,
+        closed,
+    }
+}
+
+#[test]
+fn the_election_checker_catches_two_leaders() {
+    // Client 0 leads from 0x10 until its session's close commits at 0x30.
+    let mut lives = BTreeMap::new();
+    lives.insert(
+        "/election/c0-0000000000".into(),
+        life(100, 0x5, Some(0x30), true),
+    );
+    lives.insert(
+        "/election/c1-0000000001".into(),
+        life(101, 0x6, Some(0x50), false),
+    );
+    let first = term(0, "c0-0000000000", 0x10);
+    // A correct successor starts at or after the close.
+    let fine = [first.clone(), term(1, "c1-0000000001", 0x30)];
+    assert!(check_election(&fine, &lives).is_empty());
+    // A successor seeing itself lowest before the close commits (as a client that trusted its
+    // own view, or a server answering from a state no replica committed, would): two leaders.
+    let broken = [first.clone(), term(1, "c1-0000000001", 0x20)];
+    let found = check_election(&broken, &lives);
+    assert!(!found.is_empty());
+    assert!(found
+        .iter()
+        .any(|v| v.detail.contains("during client 0's term")));
+    // A term that starts before its own node's create.
+    let early = [term(1, "c1-0000000001", 0x4)];
+    assert!(!check_election(&early, &lives).is_empty());
+    // A term whose node's create never committed.
+    let ghost = [term(2, "c2-0000000002", 0x40)];
+    assert!(!check_election(&ghost, &lives).is_empty());
+}
+
+#[test]
+fn the_election_replay_matches_the_final_tree() {
+    let lives: Vec<(i64, Vec<ElectionTxn>)> = vec![
+        (
+            3,
+            vec![ElectionTxn::Create {
+                path: "/election/c0-0000000000".into(),
+                owner: 7,
+            }],
+        ),
+        (
+            4,
+            vec![ElectionTxn::Create {
+                path: "/election/c1-0000000001".into(),
+                owner: 8,
+            }],
+        ),
+        (9, vec![ElectionTxn::Close { session: 7 }]),
+    ];
+    let lives = node_lives(lives.iter().map(|(z, e)| (*z, e.as_slice())));
+    assert_eq!(lives["/election/c0-0000000000"].deleted_zxid, Some(9));
+    assert!(lives["/election/c0-0000000000"].closed);
+    assert_eq!(lives["/election/c1-0000000001"].deleted_zxid, None);
+    let tree = vec!["c1-0000000001".to_owned()];
+    assert!(check_election_replay(&lives, &tree, 10).is_empty());
+    // A close that left the ephemeral in the tree.
+    let stale = vec!["c0-0000000000".to_owned(), "c1-0000000001".to_owned()];
+    assert!(!check_election_replay(&lives, &stale, 10).is_empty());
 }
