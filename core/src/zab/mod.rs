@@ -1,8 +1,8 @@
-//! ZAB replication, piece by piece. Today: fast leader election, discovery (the new epoch and
-//! the leader's history check), the quorum commit rule (which the standalone node already
-//! commits through), the synchronization plan (DIFF / TRUNC / SNAP)
-//! and the peer messages with their bounded codec. Next: the roles inside `Node`
-//! (`step_looking`, `step_following`, `step_leading`, `step_observing`) that drive them.
+//! ZAB's pieces, each a small state machine or pure function: fast leader election, discovery
+//! (the new epoch and the leader's history check), the quorum commit rule, the synchronization
+//! plan (DIFF / TRUNC / SNAP) and the peer messages with their bounded codec. The roles that
+//! drive them live in `node/` (`role.rs` looking, `leader.rs`, `learner.rs`); the whole design
+//! is in docs/replication.md.
 
 pub mod discovery;
 pub mod election;
