@@ -328,11 +328,38 @@ async fn write_snapshot_load(client: &zk::Client) {
     }
 }
 
-/// The txns written by [`write_snapshot_load`] (plus the session and `/snap`): with
-/// `snapCount=100` the first snapshot comes after 50..=100 txns, then one every 100.
-fn snapshots_expected_min() -> usize {
-    let txns = 2 * SNAPSHOT_NODES + 2;
-    1 + (txns - 100) / 100
+/// Writes rounds of more than snapCount txns until `data` holds at least `count` snapshots. A
+/// snapshot asked for while another is being written is replaced by the newer one (the newest
+/// always lands), so how many land during a burst depends on timing: each round waits for its
+/// own snapshot before the next.
+async fn write_until_snapshots(client: &zk::Client, data: &Path, count: usize) {
+    let mut round = 0;
+    loop {
+        let seen = common::named_files(data, "snapshot.").len();
+        if seen >= count {
+            return;
+        }
+        round += 1;
+        assert!(round <= count + 1, "no snapshot after {round} rounds");
+        rewrite_snapshot_nodes(client, 150, round).await;
+        common::wait_until("a new snapshot on disk", Duration::from_secs(10), || {
+            common::named_files(data, "snapshot.").len() > seen
+        })
+        .await;
+    }
+}
+
+/// Sets the first `count` nodes of [`write_snapshot_load`] again (one txn each).
+async fn rewrite_snapshot_nodes(client: &zk::Client, count: usize, round: usize) {
+    for i in 0..count {
+        let path = format!("/snap/n{i:03}");
+        common::bounded(
+            "setData",
+            client.set_data(&path, format!("round {round}").as_bytes(), None),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("setData {path}: {e}"));
+    }
 }
 
 #[tokio::test]
@@ -341,18 +368,14 @@ async fn snapshots_are_written_and_restart_recovers_from_snapshot_and_log() {
     let client = common::connect(&server, Duration::from_secs(10)).await;
     write_snapshot_load(&client).await;
     let data = common::data_dir(&server);
-    let expected = snapshots_expected_min();
-    common::wait_until("snapshots on disk", Duration::from_secs(10), || {
-        common::named_files(&data, "snapshot.").len() >= expected
-    })
-    .await;
+    write_until_snapshots(&client, &data, 3).await;
     let snapshots = common::named_files(&data, "snapshot.");
     let segments = common::named_files(&data, "log.");
     println!(
         "{} snapshots, {} log segments after {} txns",
         snapshots.len(),
         segments.len(),
-        2 * SNAPSHOT_NODES + 2
+        2 * SNAPSHOT_NODES + 2 + 300
     );
     assert!(segments.len() > 1, "each snapshot rolls the log");
     let before = common::dump(&client, "/").await;
@@ -392,10 +415,12 @@ async fn autopurge_runs_at_startup_like_zookeeper() {
     let mut server = Server::start(SNAPSHOT_CFG);
     let client = common::connect(&server, Duration::from_secs(10)).await;
     write_snapshot_load(&client).await;
+    let data = common::data_dir(&server);
+    // More snapshots than snapRetainCount, or the purge below would have nothing to do.
+    write_until_snapshots(&client, &data, 5).await;
     drop(client);
     assert_eq!(server.terminate(), Some(0), "SIGTERM exit code");
     server.restart();
-    let data = common::data_dir(&server);
     common::wait_until("startup purge", Duration::from_secs(10), || {
         common::named_files(&data, "snapshot.").len() <= 3
     })
