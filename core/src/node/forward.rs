@@ -1,11 +1,11 @@
 //! Client writes and new sessions that learners forward to the leader: prepared and proposed
 //! here, answered by the learner when the commit reaches it.
 
-use super::write::Origin;
+use super::write::{prepare_write, Origin};
 use super::Node;
 use crate::acl::AuthInfo;
 use crate::ids::SessionId;
-use crate::jute::{decode_request, err, op, Id, Request};
+use crate::jute::{decode_request, err, op, Id};
 use crate::prep::PrepContext;
 use crate::txn::TxnOp;
 
@@ -39,30 +39,20 @@ impl Node {
         };
         self.sessions.touch(session, self.now.mono);
         let zxid = self.next_zxid();
-        let op = if !self.sessions.is_live(session) {
+        let op = if self.sessions.is_live(session) {
+            let cx = PrepContext {
+                tree: &self.tree,
+                auth: &auth,
+                session,
+                zxid,
+                time_ms: self.now.wall_ms,
+            };
+            prepare_write(&mut self.prep, &mut self.sessions, &cx, &request)
+        } else {
             TxnOp::Error {
                 code: err::SESSION_EXPIRED,
             }
-        } else {
-            match &request {
-                Request::Reconfig { .. } => TxnOp::Error {
-                    code: err::RECONFIG_DISABLED,
-                },
-                _ => {
-                    let cx = PrepContext {
-                        tree: &self.tree,
-                        auth: &auth,
-                        session,
-                        zxid,
-                        time_ms: self.now.wall_ms,
-                    };
-                    self.prep.prepare(&cx, &request)
-                }
-            }
         };
-        if let TxnOp::CloseSession = op {
-            self.sessions.mark_closing(session);
-        }
         self.propose(session, header.xid, header.opcode, op, Origin::Server, zxid);
     }
 

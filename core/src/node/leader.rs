@@ -498,8 +498,8 @@ impl Node {
         }
     }
 
-    /// Sends a proposal to every learner that receives the broadcast.
-    pub(crate) fn broadcast_proposal(&mut self, txn: &crate::txn::Txn) {
+    /// Sends `message()` to every learner that receives the broadcast (synchronized or later).
+    fn broadcast(&mut self, message: impl Fn() -> PeerMessage) {
         let Some(l) = self.leader() else {
             return;
         };
@@ -510,24 +510,18 @@ impl Node {
             .map(|(id, _)| *id)
             .collect();
         for id in to {
-            self.send_peer(id, PeerMessage::Proposal(txn.clone()));
+            self.send_peer(id, message());
         }
+    }
+
+    /// Sends a proposal to every learner that receives the broadcast.
+    pub(crate) fn broadcast_proposal(&mut self, txn: &crate::txn::Txn) {
+        self.broadcast(|| PeerMessage::Proposal(txn.clone()));
     }
 
     /// Tells every learner that everything through `zxid` is committed.
     pub(crate) fn broadcast_commit(&mut self, zxid: Zxid) {
-        let Some(l) = self.leader() else {
-            return;
-        };
-        let to: Vec<ServerId> = l
-            .links
-            .iter()
-            .filter(|(_, link)| link.receives_broadcast())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in to {
-            self.send_peer(id, PeerMessage::Commit { zxid });
-        }
+        self.broadcast(|| PeerMessage::Commit { zxid });
         self.check_reads();
     }
 
@@ -593,15 +587,7 @@ impl Node {
         };
         l.ping_round += 1;
         let round = l.ping_round;
-        let to: Vec<ServerId> = l
-            .links
-            .iter()
-            .filter(|(_, link)| link.receives_broadcast())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in to {
-            self.send_peer(id, PeerMessage::Ping { round });
-        }
+        self.broadcast(|| PeerMessage::Ping { round });
         round
     }
 }

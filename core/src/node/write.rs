@@ -183,28 +183,18 @@ impl Node {
         }
         let opcode = request.opcode();
         let zxid = self.next_zxid();
-        let op = match &request {
-            Request::Reconfig { .. } => TxnOp::Error {
-                code: err::RECONFIG_DISABLED,
-            },
-            _ => {
-                // Borrow the connection's ids in place: no copy on the write path.
-                let Some(c) = self.conns.get(&conn) else {
-                    return;
-                };
-                let cx = PrepContext {
-                    tree: &self.tree,
-                    auth: &c.auth,
-                    session,
-                    zxid,
-                    time_ms: self.now.wall_ms,
-                };
-                self.prep.prepare(&cx, &request)
-            }
+        // Borrow the connection's ids in place: no copy on the write path.
+        let Some(c) = self.conns.get(&conn) else {
+            return;
         };
-        if let TxnOp::CloseSession = op {
-            self.sessions.mark_closing(session);
-        }
+        let cx = PrepContext {
+            tree: &self.tree,
+            auth: &c.auth,
+            session,
+            zxid,
+            time_ms: self.now.wall_ms,
+        };
+        let op = prepare_write(&mut self.prep, &mut self.sessions, &cx, &request);
         let multi_ops = match &request {
             Request::Multi(ops) => ops.iter().map(MultiOp::opcode).collect(),
             _ => Vec::new(),
@@ -282,4 +272,24 @@ impl Node {
             _ => {}
         }
     }
+}
+
+/// Turns a client write (local or forwarded) into its transaction: reconfig is refused as
+/// ZooKeeper refuses it by default, and a session whose close is prepared takes no more requests.
+pub(crate) fn prepare_write(
+    prep: &mut crate::prep::Prep,
+    sessions: &mut crate::session::SessionTable,
+    cx: &PrepContext<'_>,
+    request: &Request,
+) -> TxnOp {
+    let op = match request {
+        Request::Reconfig { .. } => TxnOp::Error {
+            code: err::RECONFIG_DISABLED,
+        },
+        _ => prep.prepare(cx, request),
+    };
+    if let TxnOp::CloseSession = op {
+        sessions.mark_closing(cx.session);
+    }
+    op
 }
