@@ -2,11 +2,11 @@
 //! cut, disks that persist on request, and clients speaking jute. Deterministic: one loop, one
 //! clock, no randomness beyond the nodes' seeds.
 
+use super::tests::create;
 use super::*;
 use crate::config::Ensemble;
 use crate::jute::{
-    create_mode, Acl, ConnectRequest, ConnectResponse, CreateRequest, Reader, Record, ReplyHeader,
-    Request, Response,
+    create_mode, ConnectRequest, ConnectResponse, Reader, Record, ReplyHeader, Request, Response,
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -303,14 +303,7 @@ impl Cluster {
             .get_mut(&id)
             .and_then(|s| s.inbox.remove(&conn))
             .unwrap_or_default();
-        let mut frames = Vec::new();
-        let mut at = 0;
-        while at + 4 <= buf.len() {
-            let len = i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-            frames.push(buf[at + 4..at + 4 + len].to_vec());
-            at += 4 + len;
-        }
-        frames
+        super::tests::split_frames(&buf)
     }
 
     /// Sends a request and returns its reply header and body after the cluster settles.
@@ -360,15 +353,6 @@ impl Cluster {
             assert_eq!(n.tree().digest(), first.tree().digest(), "replicas differ");
         }
     }
-}
-
-fn create(path: &str, data: &[u8], flags: i32) -> Request {
-    Request::Create(CreateRequest {
-        path: path.into(),
-        data: data.to_vec(),
-        acl: Acl::open_unsafe(),
-        flags,
-    })
 }
 
 fn get(path: &str) -> Request {

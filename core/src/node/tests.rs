@@ -115,15 +115,7 @@ impl Harness {
     }
 
     fn take_frames(&mut self, conn: ConnId) -> Vec<Vec<u8>> {
-        let buf = self.inbox.remove(&conn).unwrap_or_default();
-        let mut frames = Vec::new();
-        let mut at = 0;
-        while at + 4 <= buf.len() {
-            let len = i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-            frames.push(buf[at + 4..at + 4 + len].to_vec());
-            at += 4 + len;
-        }
-        frames
+        split_frames(&self.inbox.remove(&conn).unwrap_or_default())
     }
 
     fn received(&mut self, conn: ConnId) -> Vec<Received> {
@@ -163,7 +155,19 @@ impl Harness {
     }
 }
 
-fn create(path: &str, data: &[u8], flags: i32) -> Request {
+/// The bodies of the length-prefixed frames in `buf` (test harnesses share it).
+pub(super) fn split_frames(buf: &[u8]) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at + 4 <= buf.len() {
+        let len = i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        frames.push(buf[at + 4..at + 4 + len].to_vec());
+        at += 4 + len;
+    }
+    frames
+}
+
+pub(super) fn create(path: &str, data: &[u8], flags: i32) -> Request {
     Request::Create(CreateRequest {
         path: path.into(),
         data: data.to_vec(),
