@@ -533,13 +533,23 @@ fn snapshots_are_written_off_the_storage_thread_in_order() {
     assert_eq!(open(&options).1.snapshot, Some((Zxid(3), b"at 3".to_vec())));
 }
 
-#[test]
-fn installing_a_snapshot_replaces_the_log_and_newer_snapshots() {
+/// A fresh storage (4 records per segment) holding durable txns 1..=10; keep the directory.
+fn ten_logged_txns() -> (TempDir, StorageOptions, Storage) {
     let dir = tempfile::tempdir().expect("tempdir");
     let options = options(&dir, 4);
     let (mut storage, _) = open(&options);
     storage.append(&txns(1..=10)).expect("append");
     storage.sync().expect("sync");
+    (dir, options, storage)
+}
+
+fn install_marker(options: &StorageOptions, zxid: u64) -> PathBuf {
+    options.data_dir.join(format!("install.{zxid:016x}"))
+}
+
+#[test]
+fn installing_a_snapshot_replaces_the_log_and_newer_snapshots() {
+    let (_dir, options, mut storage) = ten_logged_txns();
     storage
         .write_snapshot(Zxid(9), &SnapshotBody::Bytes(b"old history".to_vec()))
         .expect("snapshot");
@@ -566,17 +576,13 @@ fn installing_a_snapshot_replaces_the_log_and_newer_snapshots() {
 
 #[test]
 fn recovery_finishes_an_install_interrupted_after_the_snapshot() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = options(&dir, 4);
-    let (mut storage, _) = open(&options);
-    storage.append(&txns(1..=10)).expect("append");
-    storage.sync().expect("sync");
+    let (_dir, options, mut storage) = ten_logged_txns();
     // The crash came after step 2: marker and snapshot on disk, the old log still there.
     storage
         .write_snapshot(Zxid(6), &SnapshotBody::Bytes(b"leader's state".to_vec()))
         .expect("snapshot");
     drop(storage);
-    fs::write(options.data_dir.join("install.0000000000000006"), b"").expect("marker");
+    fs::write(install_marker(&options, 6), b"").expect("marker");
     let (_, recovered) = open(&options);
     assert_eq!(recovered.snapshot.map(|(z, _)| z), Some(Zxid(6)));
     assert!(recovered.txns.is_empty(), "the replaced log was replayed");
@@ -584,13 +590,9 @@ fn recovery_finishes_an_install_interrupted_after_the_snapshot() {
 
 #[test]
 fn an_install_that_never_wrote_its_snapshot_keeps_the_old_state() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = options(&dir, 4);
-    let (mut storage, _) = open(&options);
-    storage.append(&txns(1..=10)).expect("append");
-    storage.sync().expect("sync");
+    let (_dir, options, storage) = ten_logged_txns();
     drop(storage);
-    fs::write(options.data_dir.join("install.0000000000000006"), b"").expect("marker");
+    fs::write(install_marker(&options, 6), b"").expect("marker");
     let (_, recovered) = open(&options);
     assert!(recovered.snapshot.is_none());
     assert_eq!(recovered.txns.len(), 10, "the old log was lost");
