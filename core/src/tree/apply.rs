@@ -2,7 +2,7 @@
 
 use super::mutate::Removed;
 use super::path::{is_valid_path, parent_path};
-use super::znode::KindTag;
+use super::znode::{KindTag, Node};
 use super::{DataTree, TTL_MS_MAX};
 use crate::jute::{err, event, Acl, Stat};
 use crate::txn::{NodeKind, Txn, TxnOp};
@@ -91,9 +91,7 @@ enum Undo {
         parent_stat: Stat,
     },
     DataSet {
-        path: String,
-        data: Vec<u8>,
-        stat: Stat,
+        old: Node,
     },
     AclSet {
         path: String,
@@ -235,12 +233,10 @@ impl DataTree {
                     parent_stat,
                 } => {
                     let Removed { node, acl, ttl_ms } = removed;
-                    self.insert_node(&path, node.data, node.stat, node.kind, &acl, ttl_ms);
+                    self.insert_built(node, &acl, ttl_ms);
                     self.set_parent_stat(&path, parent_stat);
                 }
-                Undo::DataSet { path, data, stat } => {
-                    self.set_data(&path, data, stat);
-                }
+                Undo::DataSet { old } => self.restore_data(old),
                 Undo::AclSet { path, acl, stat } => {
                     self.set_acl(&path, &acl, stat);
                 }
@@ -384,7 +380,7 @@ impl DataTree {
             num_children,
             ..parent_stat
         };
-        self.insert_node(path, op.data.to_vec(), stat, tag, op.acl, ttl_ms);
+        self.insert_node(path, op.data, stat, tag, op.acl, ttl_ms);
         self.set_stat(parent, new_parent_stat);
         fx.undo.push(Undo::Created {
             path: path.to_owned(),
@@ -452,15 +448,10 @@ impl DataTree {
             data_length,
             ..*old
         };
-        let Some((old_data, old_stat, stat)) = self.update_data(path, data.to_vec(), new_stat)
-        else {
+        let Some((old, stat)) = self.update_data(path, data, new_stat) else {
             return OpResult::failed(err::NO_NODE, path);
         };
-        fx.undo.push(Undo::DataSet {
-            path: path.to_owned(),
-            data: old_data,
-            stat: old_stat,
-        });
+        fx.undo.push(Undo::DataSet { old });
         fx.event(path, TreeEventKind::DataChanged);
         OpResult::ok(path, Some(stat))
     }

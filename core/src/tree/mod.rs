@@ -42,7 +42,7 @@ use acl_table::AclTable;
 use path::{child_prefix, KeyParts, Parts};
 use std::collections::{BTreeMap, BTreeSet};
 use table::NodeTable;
-use znode::KindTag;
+use znode::{KindTag, Node};
 
 /// `/zookeeper`, ZooKeeper's own subtree.
 pub const ZOOKEEPER_PATH: &str = "/zookeeper";
@@ -109,14 +109,19 @@ impl DataTree {
                 num_children,
                 ..Stat::default()
             };
-            tree.insert_node(path, Vec::new(), stat, KindTag::Persistent, acl, None);
+            tree.insert_node(path, &[], stat, KindTag::Persistent, acl, None);
         }
         tree.check_invariants();
         tree
     }
 
     /// The node at `path`.
-    pub fn get(&self, path: &str) -> Option<&Znode> {
+    pub fn get(&self, path: &str) -> Option<Znode<'_>> {
+        self.node(path).map(Node::view)
+    }
+
+    /// The stored node at `path`.
+    fn node(&self, path: &str) -> Option<&Node> {
         if !path.starts_with('/') {
             return None;
         }
@@ -125,32 +130,36 @@ impl DataTree {
 
     /// The `Stat` of the node at `path`.
     pub fn stat(&self, path: &str) -> Option<Stat> {
-        self.get(path).map(|n| n.stat)
+        self.node(path).map(Node::stat)
     }
 
     /// The ACL of the node at `path`.
     pub fn acl(&self, path: &str) -> Option<&[Acl]> {
-        self.get(path).map(|n| self.acls.get(n.acl))
+        self.node(path).map(|n| self.acls.get(n.acl))
     }
 
     /// The kind of the node at `path`, as it was created.
     pub fn kind(&self, path: &str) -> Option<NodeKind> {
-        let node = self.get(path)?;
+        let node = self.node(path)?;
         Some(self.kind_of(path, node))
     }
 
     /// The node at `path` with its ACL and kind, found with one lookup (the request path's
     /// common case).
-    pub fn view(&self, path: &str) -> Option<(&Znode, &[Acl], NodeKind)> {
-        let node = self.get(path)?;
-        Some((node, self.acls.get(node.acl), self.kind_of(path, node)))
+    pub fn view(&self, path: &str) -> Option<(Znode<'_>, &[Acl], NodeKind)> {
+        let node = self.node(path)?;
+        Some((
+            node.view(),
+            self.acls.get(node.acl),
+            self.kind_of(path, node),
+        ))
     }
 
-    fn kind_of(&self, path: &str, node: &Znode) -> NodeKind {
-        match node.kind {
+    fn kind_of(&self, path: &str, node: &Node) -> NodeKind {
+        match node.kind() {
             KindTag::Persistent => NodeKind::Persistent,
             KindTag::Ephemeral => NodeKind::Ephemeral {
-                owner: SessionId(node.stat.ephemeral_owner),
+                owner: SessionId(node.ephemeral_owner()),
             },
             KindTag::Container => NodeKind::Container,
             KindTag::Ttl => NodeKind::Ttl {
@@ -161,27 +170,26 @@ impl DataTree {
 
     /// The names of the children of `path`, sorted by bytes.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.get(path)?;
+        self.node(path)?;
         Some(self.child_names(path).map(str::to_owned).collect())
     }
 
     /// The children of `path` (which must exist) as names, in byte order.
     fn child_names<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         let prefix = child_prefix(path);
-        self.nodes
-            .iter_after(&Parts(prefix, ""))
-            .map(|(key, _)| key.key_parts())
-            .take_while(move |(parent, _)| *parent == prefix)
-            .map(|(_, name)| name)
+        self.child_nodes(prefix).map(|node| name_of(node.path()))
     }
 
     /// The children of `path` as full paths.
     fn child_paths<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        let prefix = child_prefix(path);
+        self.child_nodes(child_prefix(path)).map(Node::path)
+    }
+
+    /// The nodes whose parent part is `prefix`.
+    fn child_nodes<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
         self.nodes
             .iter_after(&Parts(prefix, ""))
-            .take_while(move |(key, _)| key.key_parts().0 == prefix)
-            .map(|(key, _)| key.as_str())
+            .take_while(move |node| node.key_parts().0 == prefix.as_bytes())
     }
 
     /// The number of nodes, `/` included. (ZooKeeper's `zk_znode_count` is one more: its table
@@ -192,7 +200,7 @@ impl DataTree {
 
     /// The number of nodes below `path`, `path` excluded (`getAllChildrenNumber`).
     pub fn count_descendants(&self, path: &str) -> Option<usize> {
-        self.get(path)?;
+        self.node(path)?;
         if path == ROOT {
             return Some(self.nodes.len() - 1);
         }
@@ -236,7 +244,7 @@ impl DataTree {
     pub fn approximate_data_size(&self) -> u64 {
         self.nodes
             .iter()
-            .map(|(k, n)| (k.as_str().len() + n.data.len()) as u64)
+            .map(|n| (n.path_bytes().len() + n.data().len()) as u64)
             .sum()
     }
 

@@ -83,19 +83,21 @@ pub(crate) fn child_prefix(path: &str) -> &str {
     }
 }
 
-/// A view of a key as `(parent part, name)`; both the stored key and a borrowed lookup key
-/// implement it, and their orders agree.
+/// A view of a key as `(parent part, name)`; the stored nodes, the table's index keys and a
+/// borrowed lookup key implement it, and their orders agree. The parts are bytes (ordered as
+/// their `str`s would be) so that a stored node need not prove its path is UTF-8 again on every
+/// comparison.
 pub(crate) trait KeyParts {
     /// The `(parent part, name)` pair.
-    fn key_parts(&self) -> (&str, &str);
+    fn key_parts(&self) -> (&[u8], &[u8]);
 }
 
 /// A lookup key made of borrowed parts.
 pub(crate) struct Parts<'a>(pub &'a str, pub &'a str);
 
 impl KeyParts for Parts<'_> {
-    fn key_parts(&self) -> (&str, &str) {
-        (self.0, self.1)
+    fn key_parts(&self) -> (&[u8], &[u8]) {
+        (self.0.as_bytes(), self.1.as_bytes())
     }
 }
 
@@ -163,12 +165,13 @@ impl From<PathKey> for Box<str> {
 }
 
 impl KeyParts for PathKey {
-    fn key_parts(&self) -> (&str, &str) {
+    fn key_parts(&self) -> (&[u8], &[u8]) {
+        let path = self.path.as_bytes();
         if self.split == u32::MAX {
-            return ("", &self.path);
+            return (b"", path);
         }
         let i = self.split as usize;
-        (&self.path[..i], &self.path[i + 1..])
+        (&path[..i], &path[i + 1..])
     }
 }
 

@@ -1,8 +1,8 @@
 //! The node table: every znode, ordered by key, in leaves that snapshots share.
 //!
 //! The table is a two-level B+-tree: an index (`BTreeMap`) from each leaf's first key to the
-//! leaf, and leaves that are sorted vectors of at most [`LEAF_ENTRIES_MAX`] entries behind an
-//! `Arc`. Cloning the table copies the index only (one entry per leaf, about 1/50 of the nodes)
+//! leaf, and leaves that are sorted vectors of at most [`LEAF_ENTRIES_MAX`] nodes behind an
+//! `Arc`. Cloning the table copies the index only (one entry per leaf, about 1/60 of the nodes)
 //! and shares every leaf; a later change to a shared leaf copies that leaf first
 //! (`Arc::make_mut`). That is what makes [`DataTree::freeze`](super::DataTree::freeze) cheap on
 //! the node's thread: the adapter encodes the frozen copy elsewhere while the live tree goes on
@@ -11,39 +11,77 @@
 //! Leaves are also denser than `std`'s B-tree nodes for the common insertion patterns: a leaf
 //! filling up at one end (sequential nodes, a bulk load) is split where the insertion happens,
 //! so the left part stays full, and a table built from a sorted stream (a snapshot) fills every
-//! leaf.
+//! leaf. A leaf's vector always has room for [`LEAF_ENTRIES_MAX`] nodes, copies included, so
+//! it never grows past that (a `Vec` that grows doubles).
 
 use super::path::{KeyParts, PathKey};
-use super::znode::Znode;
+use super::znode::Node;
 use std::collections::btree_map;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-/// The most entries in one leaf.
-pub(crate) const LEAF_ENTRIES_MAX: usize = 64;
+/// The bytes a leaf's vector of nodes is sized to: one of the allocator's size classes
+/// (mimalloc has classes of 5 KiB, 6 KiB, 7 KiB, 8 KiB), so that a full leaf wastes almost
+/// nothing; 64 nodes of 88 bytes would take 5.5 KiB and be served 6 KiB.
+const LEAF_BYTES: usize = 6 << 10;
+/// The most nodes in one leaf: 69 of 88 bytes.
+pub(crate) const LEAF_ENTRIES_MAX: usize = LEAF_BYTES / std::mem::size_of::<Node>();
 /// A leaf this small after a removal is merged with its right neighbour when both fit in one.
 const LEAF_ENTRIES_MERGE_BELOW: usize = LEAF_ENTRIES_MAX / 4;
 /// An insertion this close to either end of a full leaf splits the leaf right there (a
 /// sequential pattern); any other splits it in the middle.
 const LEAF_SPLIT_EDGE: usize = LEAF_ENTRIES_MAX / 8;
 
-/// One node and its key.
-type Entry = (PathKey, Znode);
-/// A leaf: sorted, non-empty, at most [`LEAF_ENTRIES_MAX`] entries.
-type Leaf = Vec<Entry>;
+/// A leaf: sorted, non-empty, at most [`LEAF_ENTRIES_MAX`] nodes, with room for that many.
+#[derive(Debug, PartialEq, Eq)]
+struct Leaf(Vec<Node>);
+
+impl Leaf {
+    fn new() -> Leaf {
+        Leaf(Vec::with_capacity(LEAF_ENTRIES_MAX))
+    }
+}
+
+/// A copy (of a leaf a snapshot shares) keeps the room of the original.
+impl Clone for Leaf {
+    fn clone(&self) -> Leaf {
+        let mut leaf = Leaf::new();
+        leaf.0.extend(self.0.iter().cloned());
+        leaf
+    }
+}
+
+impl std::ops::Deref for Leaf {
+    type Target = Vec<Node>;
+
+    fn deref(&self) -> &Vec<Node> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Leaf {
+    fn deref_mut(&mut self) -> &mut Vec<Node> {
+        &mut self.0
+    }
+}
 
 /// The ordered table of nodes. See the [module docs](self).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NodeTable {
     /// Leaf by its first key.
     leaves: BTreeMap<PathKey, Arc<Leaf>>,
-    /// Entries in all leaves.
+    /// Nodes in all leaves.
     len: usize,
 }
 
-fn cmp_key(entry: &Entry, key: &dyn KeyParts) -> std::cmp::Ordering {
-    (&entry.0 as &dyn KeyParts).cmp(key)
+fn cmp_key(node: &Node, key: &dyn KeyParts) -> std::cmp::Ordering {
+    (node as &dyn KeyParts).cmp(key)
+}
+
+/// The index key of a leaf whose first node is `node`.
+fn index_key(node: &Node) -> PathKey {
+    PathKey::new(node.path().into())
 }
 
 /// Where a full leaf is split for an insertion at `at`: entries `..split` stay, the rest move.
@@ -71,99 +109,96 @@ impl NodeTable {
     }
 
     /// The node at `key`.
-    pub(crate) fn get(&self, key: &dyn KeyParts) -> Option<&Znode> {
+    pub(crate) fn get(&self, key: &dyn KeyParts) -> Option<&Node> {
         let (_, leaf) = self.leaf_for(key)?;
-        let i = leaf.binary_search_by(|e| cmp_key(e, key)).ok()?;
-        Some(&leaf[i].1)
+        let i = leaf.binary_search_by(|n| cmp_key(n, key)).ok()?;
+        Some(&leaf[i])
     }
 
     /// The node at `key`, for changing it (its leaf is copied first if a snapshot shares it).
-    pub(crate) fn get_mut(&mut self, key: &dyn KeyParts) -> Option<&mut Znode> {
+    /// The caller must not change its path.
+    pub(crate) fn get_mut(&mut self, key: &dyn KeyParts) -> Option<&mut Node> {
         let (_, leaf) = self
             .leaves
             .range_mut::<dyn KeyParts, _>((Bound::Unbounded, Bound::Included(key)))
             .next_back()?;
-        let i = leaf.binary_search_by(|e| cmp_key(e, key)).ok()?;
-        Some(&mut Arc::make_mut(leaf)[i].1)
+        let i = leaf.binary_search_by(|n| cmp_key(n, key)).ok()?;
+        Some(&mut Arc::make_mut(leaf)[i])
     }
 
-    /// Inserts a node; returns the node it replaced, if any.
-    pub(crate) fn insert(&mut self, key: PathKey, node: Znode) -> Option<Znode> {
+    /// Inserts a node; returns the node it replaced (same path), if any.
+    pub(crate) fn insert(&mut self, node: Node) -> Option<Node> {
         let Some((_, shared)) = self
             .leaves
-            .range_mut::<dyn KeyParts, _>((Bound::Unbounded, Bound::Included(&key as _)))
+            .range_mut::<dyn KeyParts, _>((Bound::Unbounded, Bound::Included(&node as _)))
             .next_back()
         else {
-            self.insert_first(key, node);
+            self.insert_first(node);
             return None;
         };
         let leaf = Arc::make_mut(shared);
-        let at = match leaf.binary_search_by(|e| cmp_key(e, &key)) {
-            Ok(i) => return Some(std::mem::replace(&mut leaf[i].1, node)),
+        let at = match leaf.binary_search_by(|n| cmp_key(n, &node)) {
+            Ok(i) => return Some(std::mem::replace(&mut leaf[i], node)),
             Err(at) => at,
         };
-        // The leaf's first key is not above `key` and differs from it.
+        // The leaf's first key is not above the node's and differs from it.
         assert!(at > 0, "insertion before the first key of its leaf");
         self.len += 1;
         if leaf.len() < LEAF_ENTRIES_MAX {
-            leaf.insert(at, (key, node));
+            leaf.insert(at, node);
             return None;
         }
         let split = split_point(at);
-        let mut right = Vec::with_capacity(LEAF_ENTRIES_MAX);
+        let mut right = Leaf::new();
         right.extend(leaf.drain(split..));
         if at < split {
-            leaf.insert(at, (key, node));
+            leaf.insert(at, node);
         } else {
-            right.insert(at - split, (key, node));
+            right.insert(at - split, node);
         }
         assert!(
             !leaf.is_empty() && !right.is_empty(),
             "split left an empty leaf"
         );
-        let right_first = right[0].0.clone();
-        self.leaves.insert(right_first, Arc::new(right));
+        assert!(leaf.len() <= LEAF_ENTRIES_MAX && right.len() <= LEAF_ENTRIES_MAX);
+        self.leaves.insert(index_key(&right[0]), Arc::new(right));
         None
     }
 
     /// Inserts a key below every key in the table (or into an empty table).
-    fn insert_first(&mut self, key: PathKey, node: Znode) {
+    fn insert_first(&mut self, node: Node) {
         self.len += 1;
+        let key = index_key(&node);
         match self.leaves.first_entry() {
             Some(first) if first.get().len() < LEAF_ENTRIES_MAX => {
                 let mut leaf = first.remove();
-                Arc::make_mut(&mut leaf).insert(0, (key.clone(), node));
+                Arc::make_mut(&mut leaf).insert(0, node);
                 self.leaves.insert(key, leaf);
             }
             // Empty table, or a full first leaf: the key starts a leaf of its own.
             _ => {
-                let mut leaf = Vec::with_capacity(LEAF_ENTRIES_MAX);
-                leaf.push((key.clone(), node));
+                let mut leaf = Leaf::new();
+                leaf.push(node);
                 self.leaves.insert(key, Arc::new(leaf));
             }
         }
     }
 
-    /// Removes the node at `key`, returning it with its key.
-    pub(crate) fn remove_entry(&mut self, key: &dyn KeyParts) -> Option<(PathKey, Znode)> {
+    /// Removes the node at `key`.
+    pub(crate) fn remove(&mut self, key: &dyn KeyParts) -> Option<Node> {
         let (first, shared) = self
             .leaves
             .range_mut::<dyn KeyParts, _>((Bound::Unbounded, Bound::Included(key)))
             .next_back()?;
-        let at = shared.binary_search_by(|e| cmp_key(e, key)).ok()?;
+        let at = shared.binary_search_by(|n| cmp_key(n, key)).ok()?;
         let leaf = Arc::make_mut(shared);
-        let entry = leaf.remove(at);
+        let node = leaf.remove(at);
         self.len -= 1;
         if at == 0 || leaf.len() < LEAF_ENTRIES_MERGE_BELOW {
-            // The leaf's index key is `entry.0` when `at == 0`, otherwise a clone is needed.
-            let first = if at == 0 {
-                entry.0.clone()
-            } else {
-                first.clone()
-            };
+            let first = first.clone();
             self.settle(first);
         }
-        Some(entry)
+        Some(node)
     }
 
     /// Re-files the leaf indexed under `first` after a removal: drops it when empty, merges it
@@ -186,15 +221,17 @@ impl NodeTable {
             if let Some(next_key) = next {
                 if let Some(next) = self.leaves.remove(&next_key) {
                     let merged = Arc::make_mut(&mut leaf);
-                    merged.reserve_exact(LEAF_ENTRIES_MAX.saturating_sub(merged.len()));
-                    merged.extend(Arc::unwrap_or_clone(next));
+                    match Arc::try_unwrap(next) {
+                        Ok(next) => merged.extend(next.0),
+                        Err(shared) => merged.extend(shared.iter().cloned()),
+                    }
                 }
             }
         }
-        let key = if leaf[0].0 == first {
+        let key = if leaf[0].path_bytes() == first.as_str().as_bytes() {
             first
         } else {
-            leaf[0].0.clone()
+            index_key(&leaf[0])
         };
         self.leaves.insert(key, leaf);
     }
@@ -214,7 +251,7 @@ impl NodeTable {
         let Some((first, leaf)) = self.leaf_for(lower) else {
             return self.iter();
         };
-        let start = leaf.partition_point(|e| cmp_key(e, lower).is_le());
+        let start = leaf.partition_point(|n| cmp_key(n, lower).is_le());
         Iter {
             current: leaf[start..].iter(),
             leaves: self
@@ -227,7 +264,7 @@ impl NodeTable {
     /// their first key, in order, and the count right.
     pub(crate) fn validate(&self) -> Result<(), String> {
         let mut count = 0usize;
-        let mut previous: Option<&PathKey> = None;
+        let mut previous: Option<&Node> = None;
         for (first, leaf) in &self.leaves {
             if leaf.is_empty() || leaf.len() > LEAF_ENTRIES_MAX {
                 return Err(format!(
@@ -236,17 +273,17 @@ impl NodeTable {
                     leaf.len()
                 ));
             }
-            if leaf[0].0 != *first {
+            if leaf[0].path() != first.as_str() {
                 return Err(format!(
                     "leaf indexed at {} starts elsewhere",
                     first.as_str()
                 ));
             }
-            for (key, _) in leaf.iter() {
-                if previous.is_some_and(|p| p >= key) {
-                    return Err(format!("node table out of order at {}", key.as_str()));
+            for node in leaf.iter() {
+                if previous.is_some_and(|p| cmp_key(p, node).is_ge()) {
+                    return Err(format!("node table out of order at {}", node.path()));
                 }
-                previous = Some(key);
+                previous = Some(node);
             }
             count += leaf.len();
         }
@@ -259,17 +296,17 @@ impl NodeTable {
 
 /// An iterator over the table's nodes in key order.
 pub(crate) struct Iter<'a> {
-    current: std::slice::Iter<'a, Entry>,
+    current: std::slice::Iter<'a, Node>,
     leaves: btree_map::Range<'a, PathKey, Arc<Leaf>>,
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a PathKey, &'a Znode);
+    type Item = &'a Node;
 
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next(&mut self) -> Option<&'a Node> {
         loop {
-            if let Some((key, node)) = self.current.next() {
-                return Some((key, node));
+            if let Some(node) = self.current.next() {
+                return Some(node);
             }
             let (_, leaf) = self.leaves.next()?;
             self.current = leaf.iter();
@@ -282,27 +319,26 @@ impl<'a> Iterator for Iter<'a> {
 pub(crate) struct TableBuilder {
     table: NodeTable,
     /// The leaf being filled; it joins the table once full or at the end.
-    open: Leaf,
+    open: Vec<Node>,
 }
 
 impl TableBuilder {
-    /// The last key pushed.
-    pub(crate) fn last_key(&self) -> Option<&PathKey> {
+    /// The last node pushed.
+    pub(crate) fn last(&self) -> Option<&Node> {
         match self.open.last() {
-            Some((key, _)) => Some(key),
+            Some(node) => Some(node),
             None => self
                 .table
                 .leaves
                 .last_key_value()
-                .and_then(|(_, leaf)| leaf.last())
-                .map(|(key, _)| key),
+                .and_then(|(_, leaf)| leaf.last()),
         }
     }
 
     /// Appends a node whose key is above every key pushed so far.
-    pub(crate) fn push(&mut self, key: PathKey, node: Znode) -> Result<(), String> {
-        if self.last_key().is_some_and(|last| *last >= key) {
-            return Err(format!("node {} out of order", key.as_str()));
+    pub(crate) fn push(&mut self, node: Node) -> Result<(), String> {
+        if self.last().is_some_and(|last| cmp_key(last, &node).is_ge()) {
+            return Err(format!("node {} out of order", node.path()));
         }
         if self.open.len() == LEAF_ENTRIES_MAX {
             self.flush();
@@ -310,22 +346,22 @@ impl TableBuilder {
         if self.open.capacity() == 0 {
             self.open.reserve_exact(LEAF_ENTRIES_MAX);
         }
-        self.open.push((key, node));
+        self.open.push(node);
         self.table.len += 1;
         Ok(())
     }
 
     fn flush(&mut self) {
-        let leaf = std::mem::take(&mut self.open);
-        if let Some((first, _)) = leaf.first() {
-            self.table.leaves.insert(first.clone(), Arc::new(leaf));
+        let leaf = Leaf(std::mem::take(&mut self.open));
+        if let Some(first) = leaf.first() {
+            self.table.leaves.insert(index_key(first), Arc::new(leaf));
         }
     }
 
     /// The node at `key`, among those pushed so far.
-    pub(crate) fn get(&self, key: &dyn KeyParts) -> Option<&Znode> {
-        if let Ok(i) = self.open.binary_search_by(|e| cmp_key(e, key)) {
-            return Some(&self.open[i].1);
+    pub(crate) fn get(&self, key: &dyn KeyParts) -> Option<&Node> {
+        if let Ok(i) = self.open.binary_search_by(|n| cmp_key(n, key)) {
+            return Some(&self.open[i]);
         }
         self.table.get(key)
     }
@@ -339,16 +375,17 @@ impl TableBuilder {
 
 #[cfg(test)]
 mod tests {
+    use super::super::znode::KindTag;
     use super::*;
     use crate::jute::Stat;
 
-    fn node(tag: u8) -> Znode {
-        Znode {
-            data: vec![tag],
-            stat: Stat::default(),
-            acl: super::super::acl_table::AclId(0),
-            kind: super::super::znode::KindTag::Persistent,
-        }
+    fn node(path: &str, tag: u8) -> Node {
+        let stat = Stat {
+            data_length: 1,
+            ..Stat::default()
+        };
+        let acl = super::super::acl_table::AclId(0);
+        Node::new(path, &[tag], &stat, acl, KindTag::Persistent)
     }
 
     fn key(path: &str) -> PathKey {
@@ -356,7 +393,7 @@ mod tests {
     }
 
     fn keys(table: &NodeTable) -> Vec<String> {
-        table.iter().map(|(k, _)| k.as_str().to_owned()).collect()
+        table.iter().map(|n| n.path().to_owned()).collect()
     }
 
     /// A model (a sorted map) and the table see the same inserts and removals, in orders that
@@ -371,7 +408,7 @@ mod tests {
         for (i, p) in paths.iter().enumerate() {
             let tag = i as u8;
             assert_eq!(
-                table.insert(key(p), node(tag)).map(|n| n.data[0]),
+                table.insert(node(p, tag)).map(|n| n.data()[0]),
                 model.insert(key(p), tag)
             );
         }
@@ -379,9 +416,9 @@ mod tests {
         for i in 0..300u32 {
             let up = format!("/q/{i:05}");
             let down = format!("/a/{:05}", 300 - i);
-            table.insert(key(&up), node(1));
+            table.insert(node(&up, 1));
             model.insert(key(&up), 1);
-            table.insert(key(&down), node(2));
+            table.insert(node(&down, 2));
             model.insert(key(&down), 2);
         }
         table.validate().expect("valid after inserts");
@@ -391,21 +428,19 @@ mod tests {
         // Remove two thirds, first keys of leaves included.
         for (i, p) in model_keys.iter().enumerate() {
             if i % 3 != 0 {
-                let removed = table.remove_entry(&key(p) as &dyn KeyParts);
+                let removed = table.remove(&key(p) as &dyn KeyParts);
                 assert_eq!(
-                    removed.map(|(k, _)| k),
-                    model.remove_entry(&key(p)).map(|e| e.0)
+                    removed.map(|n| n.path().to_owned()),
+                    model.remove_entry(&key(p)).map(|e| e.0.as_str().to_owned())
                 );
             }
         }
-        assert!(table
-            .remove_entry(&key("/missing") as &dyn KeyParts)
-            .is_none());
+        assert!(table.remove(&key("/missing") as &dyn KeyParts).is_none());
         table.validate().expect("valid after removals");
         assert_eq!(table.len(), model.len());
         for (k, tag) in &model {
             assert_eq!(
-                table.get(k).map(|n| n.data[0]),
+                table.get(k).map(|n| n.data()[0]),
                 Some(*tag),
                 "{}",
                 k.as_str()
@@ -413,7 +448,7 @@ mod tests {
         }
         let after: Vec<&str> = table
             .iter_after(&key("/p1/n0500") as &dyn KeyParts)
-            .map(|(k, _)| k.as_str())
+            .map(Node::path)
             .collect();
         let expected: Vec<&str> = model
             .range::<PathKey, _>((Bound::Excluded(&key("/p1/n0500")), Bound::Unbounded))
@@ -422,7 +457,7 @@ mod tests {
         assert_eq!(after, expected);
         // Removing everything leaves an empty, valid table.
         for k in model.keys() {
-            assert!(table.remove_entry(k as &dyn KeyParts).is_some());
+            assert!(table.remove(k as &dyn KeyParts).is_some());
         }
         assert_eq!(table.len(), 0);
         assert!(table.leaves.is_empty());
@@ -432,7 +467,7 @@ mod tests {
     fn a_clone_shares_leaves_and_is_not_changed_by_the_original() {
         let mut table = NodeTable::default();
         for i in 0..500 {
-            table.insert(key(&format!("/n{i:04}")), node(0));
+            table.insert(node(&format!("/n{i:04}"), 0));
         }
         let frozen = table.clone();
         assert!(Arc::ptr_eq(
@@ -440,14 +475,14 @@ mod tests {
             frozen.leaves.values().next().expect("leaf")
         ));
         if let Some(n) = table.get_mut(&key("/n0000") as &dyn KeyParts) {
-            n.data = vec![9];
+            *n = n.with_data(&[9], &n.stat());
         }
-        table.insert(key("/n0000a"), node(1));
-        table.remove_entry(&key("/n0499") as &dyn KeyParts);
+        table.insert(node("/n0000a", 1));
+        table.remove(&key("/n0499") as &dyn KeyParts);
         assert_eq!(
             frozen
                 .get(&key("/n0000") as &dyn KeyParts)
-                .map(|n| n.data[0]),
+                .map(|n| n.data()[0]),
             Some(0)
         );
         assert!(frozen.get(&key("/n0000a") as &dyn KeyParts).is_none());
@@ -471,11 +506,11 @@ mod tests {
     #[test]
     fn sequential_inserts_and_bulk_builds_fill_their_leaves() {
         let mut table = NodeTable::default();
-        table.insert(key("/"), node(0));
-        table.insert(key("/z"), node(0));
-        table.insert(key("/z/b"), node(0));
+        table.insert(node("/", 0));
+        table.insert(node("/z", 0));
+        table.insert(node("/z/b", 0));
         for i in 0..6_400 {
-            table.insert(key(&format!("/a/k{i:06}")), node(0));
+            table.insert(node(&format!("/a/k{i:06}"), 0));
         }
         table.validate().expect("valid");
         // About 97% full: at most a few leaves more than the minimum.
@@ -487,13 +522,10 @@ mod tests {
         );
 
         let mut builder = TableBuilder::default();
-        for (k, n) in table.iter() {
-            builder.push(k.clone(), n.clone()).expect("in order");
+        for n in table.iter() {
+            builder.push(n.clone()).expect("in order");
         }
-        assert!(
-            builder.push(key("/"), node(0)).is_err(),
-            "out of order accepted"
-        );
+        assert!(builder.push(node("/", 0)).is_err(), "out of order accepted");
         assert!(builder.get(&key("/z/b") as &dyn KeyParts).is_some());
         let built = builder.finish();
         built.validate().expect("built valid");

@@ -184,7 +184,7 @@ fn set_data_and_set_acl() {
     assert_eq!((a.czxid, a.ctime), (1, T0 + 1));
     assert_eq!(applied.results[0].stat, Some(a));
     assert_eq!(applied.events, vec![ev("/a", TreeEventKind::DataChanged)]);
-    assert_eq!(tree.get("/a").map(|n| n.data.as_slice()), Some(&b"xyz"[..]));
+    assert_eq!(tree.get("/a").map(|n| n.data), Some(&b"xyz"[..]));
 
     let read_only = tree.acl(CONFIG_PATH).expect("config").to_vec();
     let set_acl = TxnOp::SetAcl {
@@ -478,8 +478,36 @@ fn sessions_without_ephemerals_change_nothing() {
 
 #[test]
 fn a_znode_stays_small() {
-    // Data (24) + Stat (72) + ACL slot (4) + kind (1), padded: no child set, no per-node ACL.
-    assert!(std::mem::size_of::<Znode>() <= 104);
+    // Block (16) + path length and split (8) + five i64 and four i32 of the stat (56) + ACL
+    // slot (4) + kind (1), padded: no key beside it, no dataLength, no owner, no child set.
+    assert_eq!(std::mem::size_of::<Node>(), 88);
+    // A full leaf fills an allocation size class (6 KiB) to within one node.
+    let leaf_bytes = table::LEAF_ENTRIES_MAX * std::mem::size_of::<Node>();
+    assert!(leaf_bytes <= 6 << 10 && leaf_bytes + 88 > 6 << 10);
+}
+
+#[test]
+fn derived_stat_fields_follow_the_node() {
+    let mut tree = DataTree::new();
+    let owner = SessionId(0x1234_5678_9abc);
+    apply_create(&mut tree, 1, "/e", NodeKind::Ephemeral { owner });
+    apply_create(&mut tree, 2, "/p", NodeKind::Persistent);
+    let e = tree.stat("/e").expect("e");
+    assert_eq!((e.ephemeral_owner, e.data_length), (owner.0, 0));
+    let set = TxnOp::SetData {
+        path: "/e".into(),
+        data: vec![7; 300],
+        version: 1,
+    };
+    tree.apply(&txn(3, 1, set));
+    let node = tree.get("/e").expect("e");
+    assert_eq!(node.data, &[7; 300][..]);
+    assert_eq!(
+        (node.stat.ephemeral_owner, node.stat.data_length),
+        (owner.0, 300)
+    );
+    assert_eq!(tree.stat("/p").map(|s| s.ephemeral_owner), Some(0));
+    tree.check_invariants();
 }
 
 #[test]
@@ -536,7 +564,7 @@ pub(super) fn dump(tree: &DataTree) -> Vec<NodeView> {
         for name in tree.children(&path).expect("children") {
             stack.push(path::join(&path, &name));
         }
-        out.push((path, node.data.clone(), node.stat, acl, kind));
+        out.push((path, node.data.to_vec(), node.stat, acl, kind));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out

@@ -2,29 +2,29 @@
 //! also satisfy (the decoder checks the same properties in one streaming pass).
 
 use super::path::{is_valid_path, parent_path};
-use super::znode::{KindTag, Znode};
+use super::znode::{KindTag, Node, Znode};
 use super::{DataTree, TTL_MS_MAX};
 
 impl DataTree {
     /// The digest computed from scratch.
     pub(super) fn recompute_digest(&self) -> u64 {
-        self.nodes.iter().fold(0u64, |sum, (key, node)| {
-            sum.wrapping_add(self.node_terms(key.as_str(), node))
-        })
+        self.nodes
+            .iter()
+            .fold(0u64, |sum, node| sum.wrapping_add(self.node_terms(node)))
     }
 
     /// Checks every invariant of the tree; the error says which one failed.
     pub(super) fn validate(&self) -> Result<(), String> {
         self.nodes.validate()?;
-        let Some(root) = self.get(super::ROOT) else {
+        let Some(root) = self.node(super::ROOT) else {
             return Err("no root".to_owned());
         };
-        if root.kind != KindTag::Persistent {
+        if root.kind() != KindTag::Persistent {
             return Err("root is not persistent".to_owned());
         }
         let mut acl_refs = vec![0u32; self.acls.ref_counts().len()];
-        for (key, node) in self.nodes.iter() {
-            self.validate_node(key.as_str(), node)?;
+        for node in self.nodes.iter() {
+            self.validate_node(node)?;
             if let Some(refs) = acl_refs.get_mut(node.acl.0 as usize) {
                 *refs += 1;
             }
@@ -40,31 +40,26 @@ impl DataTree {
     }
 
     /// Checks one node against its parent, children, ACL slot and kind.
-    fn validate_node(&self, path: &str, node: &Znode) -> Result<(), String> {
+    fn validate_node(&self, node: &Node) -> Result<(), String> {
+        let path = node.path();
         if !is_valid_path(path) {
             return Err(format!("invalid path {path:?}"));
         }
         if let Some(parent) = parent_path(path) {
-            match self.get(parent) {
+            match self.node(parent) {
                 None => return Err(format!("{path} has no parent")),
-                Some(p) if p.kind == KindTag::Ephemeral => {
+                Some(p) if p.kind() == KindTag::Ephemeral => {
                     return Err(format!("{path} is the child of an ephemeral"))
                 }
                 Some(_) => {}
             }
         }
-        if usize::try_from(node.stat.data_length) != Ok(node.data.len()) {
-            return Err(format!("{path}: dataLength {}", node.stat.data_length));
-        }
         let children = self.child_paths(path).count();
-        if usize::try_from(node.stat.num_children) != Ok(children) {
-            return Err(format!("{path}: numChildren {}", node.stat.num_children));
+        if usize::try_from(node.num_children()) != Ok(children) {
+            return Err(format!("{path}: numChildren {}", node.num_children()));
         }
         if !self.acls.is_live(node.acl) {
             return Err(format!("{path}: ACL slot {} is not live", node.acl.0));
-        }
-        if node.kind != KindTag::Ephemeral && node.stat.ephemeral_owner != 0 {
-            return Err(format!("{path}: ephemeralOwner on a non-ephemeral"));
         }
         Ok(())
     }
@@ -77,8 +72,8 @@ impl DataTree {
                 return Err(format!("empty ephemeral set for {session}"));
             }
             for path in paths {
-                let owner = self.get(path).filter(|n| n.kind == KindTag::Ephemeral);
-                if owner.map(|n| n.stat.ephemeral_owner) != Some(session.0) {
+                let owner = self.node(path).filter(|n| n.kind() == KindTag::Ephemeral);
+                if owner.map(Node::ephemeral_owner) != Some(session.0) {
                     return Err(format!("ephemeral index: {path} under {session}"));
                 }
             }
@@ -86,8 +81,8 @@ impl DataTree {
         }
         let mut containers = 0usize;
         let mut ttls = 0usize;
-        for (_, node) in self.nodes.iter() {
-            match node.kind {
+        for node in self.nodes.iter() {
+            match node.kind() {
                 KindTag::Ephemeral => ephemerals = ephemerals.wrapping_sub(1),
                 KindTag::Container => containers += 1,
                 KindTag::Ttl => ttls += 1,
