@@ -105,7 +105,8 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>, StorageError> {
         .collect())
 }
 
-/// Reads one segment, keeping records with zxid above `floor`; stops at the first bad record.
+/// Reads one segment, keeping records with zxid above `floor` (those below are checked but not
+/// decoded); stops at the first bad record.
 fn scan_segment(
     segment: &Segment,
     previous: Option<Zxid>,
@@ -113,7 +114,8 @@ fn scan_segment(
     record_bytes_max: usize,
 ) -> Result<Scan, StorageError> {
     let file = File::open(&segment.path).map_err(io_error("open", &segment.path))?;
-    let mut reader = RecordReader::new(BufReader::new(file), record_bytes_max, previous);
+    let mut reader =
+        RecordReader::new(BufReader::new(file), record_bytes_max, previous).with_floor(floor);
     let mut txns = Vec::new();
     let mut first = true;
     let fault = loop {
@@ -123,15 +125,24 @@ fn scan_segment(
         {
             ReadOutcome::End => break None,
             ReadOutcome::Fault(fault) => break Some(fault),
+            ReadOutcome::Skipped(zxid) => {
+                if first && zxid != segment.first {
+                    let named = segment.first;
+                    break Some(RecordFault::NameMismatch { zxid, named });
+                }
+                first = false;
+            }
             ReadOutcome::Record(txn) => {
                 if first && txn.zxid != segment.first {
                     let (zxid, named) = (txn.zxid, segment.first);
                     break Some(RecordFault::NameMismatch { zxid, named });
                 }
                 first = false;
-                if txn.zxid > floor {
-                    txns.push(txn);
-                }
+                assert!(
+                    txn.zxid > floor,
+                    "the reader returned a txn below its floor"
+                );
+                txns.push(txn);
             }
         }
     };
@@ -410,16 +421,15 @@ impl Log {
         zxid: Zxid,
     ) -> Result<(u64, Option<Zxid>), StorageError> {
         let file = File::open(&segment.path).map_err(io_error("open", &segment.path))?;
-        let mut reader = RecordReader::new(BufReader::new(file), self.record_bytes_max, None);
+        let mut reader =
+            RecordReader::new(BufReader::new(file), self.record_bytes_max, None).with_floor(zxid);
         let mut cut = (0, None);
         loop {
             match reader
                 .next_record()
                 .map_err(io_error("read", &segment.path))?
             {
-                ReadOutcome::Record(txn) if txn.zxid <= zxid => {
-                    cut = (reader.offset(), Some(txn.zxid));
-                }
+                ReadOutcome::Skipped(kept) => cut = (reader.offset(), Some(kept)),
                 _ => return Ok(cut),
             }
         }

@@ -4,7 +4,9 @@
 //! payload is the bincode 1.3 encoding of a [`Txn`] with fixed-width little-endian integers and no
 //! trailing bytes allowed (see [`bincode_options`]). The length is checked against a limit before
 //! anything is allocated, and decoding runs under the same byte limit, so a corrupt length can
-//! never cause a large allocation.
+//! never cause a large allocation. A txn's zxid is its first field, so it is also the payload's
+//! first 8 bytes: recovery reads it there to pass over the records a snapshot already covers
+//! without decoding them.
 
 use super::StorageError;
 use bincode::Options;
@@ -125,6 +127,9 @@ pub enum RecordFault {
 pub enum ReadOutcome {
     /// A whole, valid record.
     Record(Txn),
+    /// A whole record at or below the reader's floor ([`RecordReader::with_floor`]): its framing,
+    /// checksum and zxid order were checked, its payload not decoded (nothing would use it).
+    Skipped(Zxid),
     /// The clean end of the file.
     End,
     /// A bad record at [`RecordReader::offset`]; nothing after it can be trusted.
@@ -138,7 +143,15 @@ pub struct RecordReader<R> {
     offset: u64,
     record_bytes_max: usize,
     previous: Option<Zxid>,
+    /// Records at or below this zxid are not decoded.
+    floor: Option<Zxid>,
     payload: Vec<u8>,
+}
+
+/// The zxid at the start of a record's payload.
+fn peek_zxid(payload: &[u8]) -> Option<Zxid> {
+    let bytes = payload.get(..8)?.try_into().ok()?;
+    Some(Zxid(i64::from_le_bytes(bytes)))
 }
 
 impl<R: Read> RecordReader<R> {
@@ -149,8 +162,16 @@ impl<R: Read> RecordReader<R> {
             offset: 0,
             record_bytes_max,
             previous,
+            floor: None,
             payload: Vec::new(),
         }
+    }
+
+    /// The same reader, returning records with a zxid at or below `floor` as
+    /// [`ReadOutcome::Skipped`] without decoding them.
+    pub fn with_floor(mut self, floor: Zxid) -> RecordReader<R> {
+        self.floor = Some(floor);
+        self
     }
 
     /// The byte offset just past the last valid record: where a cut would go.
@@ -198,26 +219,36 @@ impl<R: Read> RecordReader<R> {
                 computed,
             }));
         }
-        let txn: Txn = match bincode_options(self.record_bytes_max).deserialize(&self.payload) {
-            Ok(txn) => txn,
-            Err(error) => {
-                return Ok(ReadOutcome::Fault(RecordFault::Undecodable(
-                    error.to_string(),
-                )))
-            }
+        let Some(zxid) = peek_zxid(&self.payload) else {
+            let why = "shorter than a zxid".to_owned();
+            return Ok(ReadOutcome::Fault(RecordFault::Undecodable(why)));
         };
         if let Some(previous) = self.previous {
-            if txn.zxid <= previous {
-                let zxid = txn.zxid;
+            if zxid <= previous {
                 return Ok(ReadOutcome::Fault(RecordFault::ZxidNotIncreasing {
                     zxid,
                     previous,
                 }));
             }
         }
-        self.previous = Some(txn.zxid);
+        let outcome = if self.floor.is_some_and(|floor| zxid <= floor) {
+            ReadOutcome::Skipped(zxid)
+        } else {
+            match bincode_options(self.record_bytes_max).deserialize::<Txn>(&self.payload) {
+                Ok(txn) if txn.zxid == zxid => ReadOutcome::Record(txn),
+                Ok(txn) => {
+                    let why = format!("zxid {} decoded, {zxid} at the start", txn.zxid);
+                    return Ok(ReadOutcome::Fault(RecordFault::Undecodable(why)));
+                }
+                Err(error) => {
+                    let why = error.to_string();
+                    return Ok(ReadOutcome::Fault(RecordFault::Undecodable(why)));
+                }
+            }
+        };
+        self.previous = Some(zxid);
         self.offset += (RECORD_HEADER_BYTES + length) as u64;
-        Ok(ReadOutcome::Record(txn))
+        Ok(outcome)
     }
 }
 
@@ -246,6 +277,7 @@ mod tests {
         loop {
             match reader.next_record().expect("reading a slice cannot fail") {
                 ReadOutcome::Record(txn) => txns.push(txn),
+                ReadOutcome::Skipped(zxid) => panic!("skipped {zxid} without a floor"),
                 ReadOutcome::End => return (txns, None, reader.offset()),
                 ReadOutcome::Fault(fault) => return (txns, Some(fault), reader.offset()),
             }
@@ -262,6 +294,56 @@ mod tests {
         assert_eq!(txns, vec![txn(1), txn(2), txn(3)]);
         assert_eq!(fault, None);
         assert_eq!(offset, bytes.len() as u64);
+    }
+
+    #[test]
+    fn records_at_or_below_the_floor_are_checked_but_not_decoded() {
+        let mut bytes = Vec::new();
+        for zxid in 1..=4 {
+            encode_record(&txn(zxid), RECORD_BYTES_MAX_DEFAULT, &mut bytes).expect("encode");
+            // The zxid is where the skipping reader looks for it.
+            let start = bytes.len() - encode_len(zxid);
+            let payload = &bytes[start + RECORD_HEADER_BYTES..];
+            assert_eq!(peek_zxid(payload), Some(Zxid(zxid)));
+        }
+        let mut reader =
+            RecordReader::new(&bytes[..], RECORD_BYTES_MAX_DEFAULT, None).with_floor(Zxid(2));
+        let mut seen = Vec::new();
+        loop {
+            match reader.next_record().expect("reading a slice cannot fail") {
+                ReadOutcome::Skipped(zxid) => seen.push(format!("skipped {}", zxid.0)),
+                ReadOutcome::Record(txn) => seen.push(format!("txn {}", txn.zxid.0)),
+                ReadOutcome::End => break,
+                ReadOutcome::Fault(fault) => panic!("{fault}"),
+            }
+        }
+        assert_eq!(seen, ["skipped 1", "skipped 2", "txn 3", "txn 4"]);
+        assert_eq!(reader.offset(), bytes.len() as u64);
+        assert_eq!(reader.previous(), Some(Zxid(4)));
+        // A skipped record still has to be whole, checksummed and in order.
+        let mut damaged = bytes.clone();
+        damaged[RECORD_HEADER_BYTES + 9] ^= 1;
+        let mut reader =
+            RecordReader::new(&damaged[..], RECORD_BYTES_MAX_DEFAULT, None).with_floor(Zxid(2));
+        let outcome = reader.next_record().expect("reading a slice cannot fail");
+        assert!(matches!(
+            outcome,
+            ReadOutcome::Fault(RecordFault::CrcMismatch { .. })
+        ));
+        let mut reader = RecordReader::new(&bytes[..], RECORD_BYTES_MAX_DEFAULT, Some(Zxid(1)))
+            .with_floor(Zxid(2));
+        let outcome = reader.next_record().expect("reading a slice cannot fail");
+        assert!(matches!(
+            outcome,
+            ReadOutcome::Fault(RecordFault::ZxidNotIncreasing { .. })
+        ));
+    }
+
+    /// The length of the record of `txn(zxid)`.
+    fn encode_len(zxid: i64) -> usize {
+        let mut bytes = Vec::new();
+        encode_record(&txn(zxid), RECORD_BYTES_MAX_DEFAULT, &mut bytes).expect("encode");
+        bytes.len()
     }
 
     #[test]
