@@ -490,6 +490,13 @@ mod tests {
         assert_eq!(frozen.len(), 500);
         frozen.validate().expect("frozen valid");
         table.validate().expect("live valid");
+        // A copied leaf keeps room for a full leaf, so inserting into it never grows it.
+        let copied = table.leaves.values().next().expect("leaf");
+        assert!(!Arc::ptr_eq(
+            copied,
+            frozen.leaves.values().next().expect("leaf")
+        ));
+        assert_eq!(copied.capacity(), LEAF_ENTRIES_MAX);
         // Only the leaves that were written were copied.
         let shared = table
             .leaves

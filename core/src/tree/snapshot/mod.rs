@@ -15,11 +15,9 @@
 //! 2. every ACL slot (`AclEntry`: list and reference count), in slot order;
 //! 3. every TTL `(path, ttl_ms)`, in path order;
 //! 4. every session `(id, timeout, password)`, in id order;
-//! 5. every node `(path, znode)`, in the table's `(parent, name)` order, `/` first.
-//!
-//! A node record is `(path, data, stat, acl slot, kind)`, the `Stat` whole as clients see it
-//! (so `dataLength` and `ephemeralOwner` are written although the tree derives them; the decoder
-//! checks that they agree).
+//! 5. every node `(path, data, stat, acl slot, kind)`, in the table's `(parent, name)` order,
+//!    `/` first; the `Stat` whole as clients see it (so `dataLength` and `ephemeralOwner` are
+//!    written although the tree derives them, and the decoder checks that they agree).
 //!
 //! Nothing may follow the last node. The decoder ([`SnapshotDecoder`]) accepts the bytes in
 //! pieces of any size, never holds more than one record besides the tree it builds, refuses a
