@@ -3,9 +3,8 @@
 //! The node table is keyed by full path but ordered by `(parent, name)`, so the children of a
 //! node are one contiguous range of the table and no node needs a set of child names. The
 //! "parent part" of a key is the path up to its last `/`: `""` for `/` and for `/a`, `"/a"` for
-//! `/a/b`. Lookups borrow the key as `dyn KeyParts`, so they never allocate.
+//! `/a/b`. The order is kept as bytes: see [`SearchKey`].
 
-use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 
@@ -129,75 +128,112 @@ impl Ord for dyn KeyParts + '_ {
     }
 }
 
-/// The stored key of the node table: a full, valid path, with the position of its last `/`
-/// kept so that comparisons (the hot path of every lookup) never search for it again.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(from = "Box<str>", into = "Box<str>")]
+/// Compares a key given as `(parent part, name)` with an encoded key (see [`SearchKey`]), as
+/// their encodings would compare, without building the encoding.
+pub(crate) fn cmp_parts_encoded(parent: &[u8], name: &[u8], key: &[u8]) -> Ordering {
+    let p = parent.len();
+    match parent.cmp(&key[..p.min(key.len())]) {
+        Ordering::Equal => {}
+        other => return other,
+    }
+    match key.get(p) {
+        // The key ends where the parts' separator would be: it is a prefix of their encoding.
+        None => Ordering::Greater,
+        Some(0) => name.cmp(&key[p + 1..]),
+        // The separator (NUL) sorts below every byte of a valid path.
+        Some(_) => Ordering::Less,
+    }
+}
+
+/// Bytes a [`SearchKey`] keeps on the stack; longer keys go to the heap.
+const SEARCH_KEY_INLINE: usize = 128;
+
+/// A key in the node table's byte order: the parent part, a NUL byte, the name. A path
+/// cannot contain NUL, and NUL sorts below every other byte, so plain byte comparison of two
+/// encodings orders them exactly as `(parent, name)` pairs: a parent that is a prefix of
+/// another sorts first, then names decide. Comparing one byte string (`memcmp`) is what makes
+/// lookups cheap; no `dyn` call, no splitting per comparison.
+pub(crate) struct SearchKey {
+    inline: [u8; SEARCH_KEY_INLINE],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl SearchKey {
+    /// The encoding of `(parent, name)`.
+    pub(crate) fn from_parts(parent: &[u8], name: &[u8]) -> SearchKey {
+        let len = parent.len() + 1 + name.len();
+        let mut key = SearchKey {
+            inline: [0; SEARCH_KEY_INLINE],
+            len,
+            heap: Vec::new(),
+        };
+        let buf: &mut [u8] = if len <= SEARCH_KEY_INLINE {
+            &mut key.inline[..len]
+        } else {
+            key.heap.resize(len, 0);
+            &mut key.heap
+        };
+        buf[..parent.len()].copy_from_slice(parent);
+        buf[parent.len()] = 0;
+        buf[parent.len() + 1..].copy_from_slice(name);
+        key
+    }
+
+    /// The encoding of a key given as parts.
+    pub(crate) fn of(key: &dyn KeyParts) -> SearchKey {
+        let (parent, name) = key.key_parts();
+        SearchKey::from_parts(parent, name)
+    }
+
+    /// The encoded bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        if self.len <= SEARCH_KEY_INLINE {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+/// The index key of a leaf of the node table: the encoding (see [`SearchKey`]) of its first
+/// node's path, owned.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct PathKey {
-    path: Box<str>,
-    /// Byte index of the last `/`, or `u32::MAX` when there is none.
-    split: u32,
+    encoded: Box<[u8]>,
 }
 
 impl PathKey {
     /// The key of a full path.
-    pub(crate) fn new(path: Box<str>) -> PathKey {
-        let split = path.rfind('/').map_or(u32::MAX, |i| i as u32);
-        PathKey { path, split }
-    }
-
-    /// The full path.
-    pub(crate) fn as_str(&self) -> &str {
-        &self.path
-    }
-}
-
-impl From<Box<str>> for PathKey {
-    fn from(path: Box<str>) -> PathKey {
-        PathKey::new(path)
-    }
-}
-
-impl From<PathKey> for Box<str> {
-    fn from(key: PathKey) -> Box<str> {
-        key.path
-    }
-}
-
-impl KeyParts for PathKey {
-    fn key_parts(&self) -> (&[u8], &[u8]) {
-        let path = self.path.as_bytes();
-        if self.split == u32::MAX {
-            return (b"", path);
+    pub(crate) fn new(path: &str) -> PathKey {
+        let (parent, name) = key_parts_of(path);
+        PathKey {
+            encoded: SearchKey::from_parts(parent.as_bytes(), name.as_bytes())
+                .as_bytes()
+                .into(),
         }
-        let i = self.split as usize;
-        (&path[..i], &path[i + 1..])
+    }
+
+    /// The full path, for messages.
+    pub(crate) fn path(&self) -> String {
+        let Some(i) = self.encoded.iter().rposition(|b| *b == 0) else {
+            return String::from_utf8_lossy(&self.encoded).into_owned();
+        };
+        let parent = String::from_utf8_lossy(&self.encoded[..i]);
+        let name = String::from_utf8_lossy(&self.encoded[i + 1..]);
+        format!("{parent}/{name}")
+    }
+
+    /// Whether this is the key of `parts`.
+    pub(crate) fn is_key_of(&self, parts: &dyn KeyParts) -> bool {
+        let (parent, name) = parts.key_parts();
+        cmp_parts_encoded(parent, name, &self.encoded) == Ordering::Equal
     }
 }
 
-impl PartialEq for PathKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.key_parts() == other.key_parts()
-    }
-}
-
-impl Eq for PathKey {}
-
-impl PartialOrd for PathKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for PathKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key_parts().cmp(&other.key_parts())
-    }
-}
-
-impl<'a> Borrow<dyn KeyParts + 'a> for PathKey {
-    fn borrow(&self) -> &(dyn KeyParts + 'a) {
-        self
+impl Borrow<[u8]> for PathKey {
+    fn borrow(&self) -> &[u8] {
+        &self.encoded
     }
 }
 
@@ -238,14 +274,37 @@ mod tests {
         assert_eq!(join("/a", "b"), "/a/b");
     }
 
+    proptest::proptest! {
+        /// Encoded keys compare as their `(parent, name)` pairs, and a node compares with an
+        /// encoded key as the two encodings do.
+        #[test]
+        fn encodings_order_as_parent_name_pairs(
+            a in "/[ab/]{0,6}[ab]",
+            b in "/[ab/]{0,6}[ab]",
+        ) {
+            let (pa, na) = key_parts_of(&a);
+            let (pb, nb) = key_parts_of(&b);
+            let by_parts = (pa.as_bytes(), na.as_bytes()).cmp(&(pb.as_bytes(), nb.as_bytes()));
+            let ea = SearchKey::from_parts(pa.as_bytes(), na.as_bytes());
+            let eb = SearchKey::from_parts(pb.as_bytes(), nb.as_bytes());
+            proptest::prop_assert_eq!(ea.as_bytes().cmp(eb.as_bytes()), by_parts);
+            proptest::prop_assert_eq!(
+                cmp_parts_encoded(pa.as_bytes(), na.as_bytes(), eb.as_bytes()),
+                by_parts
+            );
+            proptest::prop_assert_eq!(PathKey::new(&a).cmp(&PathKey::new(&b)), by_parts);
+            proptest::prop_assert_eq!(PathKey::new(&a).path(), a);
+        }
+    }
+
     #[test]
     fn children_are_contiguous_in_key_order() {
         let mut keys: Vec<PathKey> = ["/a/b/c", "/a", "/b", "/a/b", "/", "/a/c", "/ab"]
             .iter()
-            .map(|p| PathKey::new((*p).into()))
+            .map(|p| PathKey::new(p))
             .collect();
         keys.sort();
-        let order: Vec<&str> = keys.iter().map(PathKey::as_str).collect();
+        let order: Vec<String> = keys.iter().map(PathKey::path).collect();
         assert_eq!(order, ["/", "/a", "/ab", "/b", "/a/b", "/a/c", "/a/b/c"]);
     }
 }

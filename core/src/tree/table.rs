@@ -14,7 +14,7 @@
 //! leaf. A leaf's vector always has room for [`LEAF_ENTRIES_MAX`] nodes, copies included, so
 //! it never grows past that (a `Vec` that grows doubles).
 
-use super::path::{KeyParts, PathKey};
+use super::path::{cmp_parts_encoded, KeyParts, PathKey, SearchKey};
 use super::znode::Node;
 use std::collections::btree_map;
 use std::collections::BTreeMap;
@@ -75,13 +75,20 @@ pub(crate) struct NodeTable {
     len: usize,
 }
 
-fn cmp_key(node: &Node, key: &dyn KeyParts) -> std::cmp::Ordering {
-    (node as &dyn KeyParts).cmp(key)
+/// How a node compares with an encoded key (see [`SearchKey`]).
+fn cmp_key(node: &Node, key: &SearchKey) -> std::cmp::Ordering {
+    let (parent, name) = node.key_parts();
+    cmp_parts_encoded(parent, name, key.as_bytes())
+}
+
+/// How two nodes compare in the table's order.
+fn cmp_nodes(a: &Node, b: &Node) -> std::cmp::Ordering {
+    cmp_key(a, &SearchKey::of(b))
 }
 
 /// The index key of a leaf whose first node is `node`.
 fn index_key(node: &Node) -> PathKey {
-    PathKey::new(node.path().into())
+    PathKey::new(node.path())
 }
 
 /// Where a full leaf is split for an insertion at `at`: entries `..split` stay, the rest move.
@@ -102,42 +109,45 @@ impl NodeTable {
     }
 
     /// The leaf that holds `key` if any leaf does: the last one whose first key is not above it.
-    fn leaf_for(&self, key: &dyn KeyParts) -> Option<(&PathKey, &Arc<Leaf>)> {
+    fn leaf_for(&self, key: &SearchKey) -> Option<(&PathKey, &Arc<Leaf>)> {
         self.leaves
-            .range::<dyn KeyParts, _>((Bound::Unbounded, Bound::Included(key)))
+            .range::<[u8], _>((Bound::Unbounded, Bound::Included(key.as_bytes())))
             .next_back()
     }
 
     /// The node at `key`.
     pub(crate) fn get(&self, key: &dyn KeyParts) -> Option<&Node> {
-        let (_, leaf) = self.leaf_for(key)?;
-        let i = leaf.binary_search_by(|n| cmp_key(n, key)).ok()?;
+        let key = SearchKey::of(key);
+        let (_, leaf) = self.leaf_for(&key)?;
+        let i = leaf.binary_search_by(|n| cmp_key(n, &key)).ok()?;
         Some(&leaf[i])
     }
 
     /// The node at `key`, for changing it (its leaf is copied first if a snapshot shares it).
     /// The caller must not change its path.
     pub(crate) fn get_mut(&mut self, key: &dyn KeyParts) -> Option<&mut Node> {
+        let key = SearchKey::of(key);
         let (_, leaf) = self
             .leaves
-            .range_mut::<dyn KeyParts, _>((Bound::Unbounded, Bound::Included(key)))
+            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key.as_bytes())))
             .next_back()?;
-        let i = leaf.binary_search_by(|n| cmp_key(n, key)).ok()?;
+        let i = leaf.binary_search_by(|n| cmp_key(n, &key)).ok()?;
         Some(&mut Arc::make_mut(leaf)[i])
     }
 
     /// Inserts a node; returns the node it replaced (same path), if any.
     pub(crate) fn insert(&mut self, node: Node) -> Option<Node> {
+        let key = SearchKey::of(&node);
         let Some((_, shared)) = self
             .leaves
-            .range_mut::<dyn KeyParts, _>((Bound::Unbounded, Bound::Included(&node as _)))
+            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key.as_bytes())))
             .next_back()
         else {
             self.insert_first(node);
             return None;
         };
         let leaf = Arc::make_mut(shared);
-        let at = match leaf.binary_search_by(|n| cmp_key(n, &node)) {
+        let at = match leaf.binary_search_by(|n| cmp_key(n, &key)) {
             Ok(i) => return Some(std::mem::replace(&mut leaf[i], node)),
             Err(at) => at,
         };
@@ -186,11 +196,12 @@ impl NodeTable {
 
     /// Removes the node at `key`.
     pub(crate) fn remove(&mut self, key: &dyn KeyParts) -> Option<Node> {
+        let key = SearchKey::of(key);
         let (first, shared) = self
             .leaves
-            .range_mut::<dyn KeyParts, _>((Bound::Unbounded, Bound::Included(key)))
+            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key.as_bytes())))
             .next_back()?;
-        let at = shared.binary_search_by(|n| cmp_key(n, key)).ok()?;
+        let at = shared.binary_search_by(|n| cmp_key(n, &key)).ok()?;
         let leaf = Arc::make_mut(shared);
         let node = leaf.remove(at);
         self.len -= 1;
@@ -206,7 +217,7 @@ impl NodeTable {
     /// (possibly new) first key.
     fn settle(&mut self, first: PathKey) {
         let Some(mut leaf) = self.leaves.remove(&first) else {
-            panic!("settle: no leaf at {}", first.as_str());
+            panic!("settle: no leaf at {}", first.path());
         };
         if leaf.is_empty() {
             return;
@@ -214,7 +225,7 @@ impl NodeTable {
         if leaf.len() < LEAF_ENTRIES_MERGE_BELOW {
             let next = self
                 .leaves
-                .range::<dyn KeyParts, _>((Bound::Excluded(&first as _), Bound::Unbounded))
+                .range::<PathKey, _>((Bound::Excluded(&first), Bound::Unbounded))
                 .next()
                 .filter(|(_, next)| leaf.len() + next.len() <= LEAF_ENTRIES_MAX)
                 .map(|(key, _)| key.clone());
@@ -228,7 +239,7 @@ impl NodeTable {
                 }
             }
         }
-        let key = if leaf[0].path_bytes() == first.as_str().as_bytes() {
+        let key = if first.is_key_of(&leaf[0]) {
             first
         } else {
             index_key(&leaf[0])
@@ -242,21 +253,22 @@ impl NodeTable {
             current: [].iter(),
             leaves: self
                 .leaves
-                .range::<dyn KeyParts, _>((Bound::Unbounded, Bound::Unbounded)),
+                .range::<PathKey, (Bound<&PathKey>, Bound<&PathKey>)>((Bound::Unbounded, Bound::Unbounded)),
         }
     }
 
     /// The nodes whose keys are above `lower`, in key order.
     pub(crate) fn iter_after(&self, lower: &dyn KeyParts) -> Iter<'_> {
-        let Some((first, leaf)) = self.leaf_for(lower) else {
+        let lower = SearchKey::of(lower);
+        let Some((first, leaf)) = self.leaf_for(&lower) else {
             return self.iter();
         };
-        let start = leaf.partition_point(|n| cmp_key(n, lower).is_le());
+        let start = leaf.partition_point(|n| cmp_key(n, &lower).is_le());
         Iter {
             current: leaf[start..].iter(),
             leaves: self
                 .leaves
-                .range::<dyn KeyParts, _>((Bound::Excluded(first as _), Bound::Unbounded)),
+                .range::<PathKey, _>((Bound::Excluded(first), Bound::Unbounded)),
         }
     }
 
@@ -269,18 +281,18 @@ impl NodeTable {
             if leaf.is_empty() || leaf.len() > LEAF_ENTRIES_MAX {
                 return Err(format!(
                     "leaf at {} has {} entries",
-                    first.as_str(),
+                    first.path(),
                     leaf.len()
                 ));
             }
-            if leaf[0].path() != first.as_str() {
+            if !first.is_key_of(&leaf[0]) {
                 return Err(format!(
                     "leaf indexed at {} starts elsewhere",
-                    first.as_str()
+                    first.path()
                 ));
             }
             for node in leaf.iter() {
-                if previous.is_some_and(|p| cmp_key(p, node).is_ge()) {
+                if previous.is_some_and(|p| cmp_nodes(p, node).is_ge()) {
                     return Err(format!("node table out of order at {}", node.path()));
                 }
                 previous = Some(node);
@@ -337,7 +349,7 @@ impl TableBuilder {
 
     /// Appends a node whose key is above every key pushed so far.
     pub(crate) fn push(&mut self, node: Node) -> Result<(), String> {
-        if self.last().is_some_and(|last| cmp_key(last, &node).is_ge()) {
+        if self.last().is_some_and(|last| cmp_nodes(last, &node).is_ge()) {
             return Err(format!("node {} out of order", node.path()));
         }
         if self.open.len() == LEAF_ENTRIES_MAX {
@@ -360,7 +372,8 @@ impl TableBuilder {
 
     /// The node at `key`, among those pushed so far.
     pub(crate) fn get(&self, key: &dyn KeyParts) -> Option<&Node> {
-        if let Ok(i) = self.open.binary_search_by(|n| cmp_key(n, key)) {
+        let search = SearchKey::of(key);
+        if let Ok(i) = self.open.binary_search_by(|n| cmp_key(n, &search)) {
             return Some(&self.open[i]);
         }
         self.table.get(key)
@@ -378,6 +391,7 @@ mod tests {
     use super::super::znode::KindTag;
     use super::*;
     use crate::jute::Stat;
+    use crate::tree::path::Parts;
 
     fn node(path: &str, tag: u8) -> Node {
         let stat = Stat {
@@ -389,7 +403,7 @@ mod tests {
     }
 
     fn key(path: &str) -> PathKey {
-        PathKey::new(path.into())
+        PathKey::new(path)
     }
 
     fn keys(table: &NodeTable) -> Vec<String> {
@@ -422,42 +436,42 @@ mod tests {
             model.insert(key(&down), 2);
         }
         table.validate().expect("valid after inserts");
-        let model_keys: Vec<String> = model.keys().map(|k| k.as_str().to_owned()).collect();
+        let model_keys: Vec<String> = model.keys().map(|k| k.path()).collect();
         assert_eq!(keys(&table), model_keys);
         assert!(table.leaves.len() > model.len() / LEAF_ENTRIES_MAX);
         // Remove two thirds, first keys of leaves included.
         for (i, p) in model_keys.iter().enumerate() {
             if i % 3 != 0 {
-                let removed = table.remove(&key(p) as &dyn KeyParts);
+                let removed = table.remove(&Parts::of(p));
                 assert_eq!(
                     removed.map(|n| n.path().to_owned()),
-                    model.remove_entry(&key(p)).map(|e| e.0.as_str().to_owned())
+                    model.remove_entry(&key(p)).map(|e| e.0.path())
                 );
             }
         }
-        assert!(table.remove(&key("/missing") as &dyn KeyParts).is_none());
+        assert!(table.remove(&Parts::of("/missing")).is_none());
         table.validate().expect("valid after removals");
         assert_eq!(table.len(), model.len());
         for (k, tag) in &model {
+            let path = k.path();
             assert_eq!(
-                table.get(k).map(|n| n.data()[0]),
+                table.get(&Parts::of(&path)).map(|n| n.data()[0]),
                 Some(*tag),
-                "{}",
-                k.as_str()
+                "{path}"
             );
         }
-        let after: Vec<&str> = table
-            .iter_after(&key("/p1/n0500") as &dyn KeyParts)
-            .map(Node::path)
+        let after: Vec<String> = table
+            .iter_after(&Parts::of("/p1/n0500"))
+            .map(|n| n.path().to_owned())
             .collect();
-        let expected: Vec<&str> = model
+        let expected: Vec<String> = model
             .range::<PathKey, _>((Bound::Excluded(&key("/p1/n0500")), Bound::Unbounded))
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| k.path())
             .collect();
         assert_eq!(after, expected);
         // Removing everything leaves an empty, valid table.
         for k in model.keys() {
-            assert!(table.remove(k as &dyn KeyParts).is_some());
+            assert!(table.remove(&Parts::of(&k.path())).is_some());
         }
         assert_eq!(table.len(), 0);
         assert!(table.leaves.is_empty());
@@ -474,19 +488,19 @@ mod tests {
             table.leaves.values().next().expect("leaf"),
             frozen.leaves.values().next().expect("leaf")
         ));
-        if let Some(n) = table.get_mut(&key("/n0000") as &dyn KeyParts) {
+        if let Some(n) = table.get_mut(&Parts::of("/n0000")) {
             *n = n.with_data(&[9], &n.stat());
         }
         table.insert(node("/n0000a", 1));
-        table.remove(&key("/n0499") as &dyn KeyParts);
+        table.remove(&Parts::of("/n0499"));
         assert_eq!(
             frozen
-                .get(&key("/n0000") as &dyn KeyParts)
+                .get(&Parts::of("/n0000"))
                 .map(|n| n.data()[0]),
             Some(0)
         );
-        assert!(frozen.get(&key("/n0000a") as &dyn KeyParts).is_none());
-        assert!(frozen.get(&key("/n0499") as &dyn KeyParts).is_some());
+        assert!(frozen.get(&Parts::of("/n0000a")).is_none());
+        assert!(frozen.get(&Parts::of("/n0499")).is_some());
         assert_eq!(frozen.len(), 500);
         frozen.validate().expect("frozen valid");
         table.validate().expect("live valid");
@@ -533,7 +547,7 @@ mod tests {
             builder.push(n.clone()).expect("in order");
         }
         assert!(builder.push(node("/", 0)).is_err(), "out of order accepted");
-        assert!(builder.get(&key("/z/b") as &dyn KeyParts).is_some());
+        assert!(builder.get(&Parts::of("/z/b")).is_some());
         let built = builder.finish();
         built.validate().expect("built valid");
         assert_eq!(built.leaves.len(), minimum);
