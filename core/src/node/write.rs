@@ -194,11 +194,11 @@ impl Node {
             zxid,
             time_ms: self.now.wall_ms,
         };
-        let op = prepare_write(&mut self.prep, &mut self.sessions, &cx, &request);
         let multi_ops = match &request {
             Request::Multi(ops) => ops.iter().map(MultiOp::opcode).collect(),
             _ => Vec::new(),
         };
+        let op = prepare_write(&mut self.prep, &mut self.sessions, &cx, request);
         let origin = Origin::Request {
             conn,
             xid,
@@ -280,7 +280,7 @@ pub(crate) fn prepare_write(
     prep: &mut crate::prep::Prep,
     sessions: &mut crate::session::SessionTable,
     cx: &PrepContext<'_>,
-    request: &Request,
+    request: Request,
 ) -> TxnOp {
     let op = match request {
         Request::Reconfig { .. } => TxnOp::Error {
