@@ -10,7 +10,10 @@ use crate::ids::{SessionId, Zxid};
 use crate::jute::{create_mode, err, perms, Acl, CreateRequest, MultiOp, Request, Stat};
 use crate::tree::{is_valid_path, parent_path, DataTree};
 use crate::txn::{NodeKind, TxnOp};
-use std::collections::{btree_map, BTreeMap, VecDeque};
+mod overlay;
+
+use overlay::Overlay;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::tree::TTL_MS_MAX;
@@ -52,7 +55,7 @@ pub struct PrepContext<'a> {
 #[derive(Debug, Default)]
 pub struct Prep {
     /// The path is allocated once per entry and shared with `by_zxid` and `undo`.
-    overlay: BTreeMap<Arc<str>, Pending>,
+    overlay: Overlay<Pending>,
     /// Paths in the order their changes were prepared, to forget committed ones without a scan.
     by_zxid: VecDeque<(Zxid, Arc<str>)>,
     /// Previous overlay entries, to roll back a failed multi (kept only inside a multi: a
@@ -76,11 +79,7 @@ impl Prep {
                 break;
             };
             // A later outstanding change to the same path keeps the entry.
-            if let btree_map::Entry::Occupied(entry) = self.overlay.entry(path) {
-                if entry.get().zxid <= zxid {
-                    entry.remove();
-                }
-            }
+            self.overlay.remove_if(&path, |p| p.zxid <= zxid);
         }
     }
 
@@ -99,18 +98,7 @@ impl Prep {
 
     fn set(&mut self, path: &str, node: Option<PendingNode>, zxid: Zxid) {
         let pending = Pending { node, zxid };
-        let (key, old) = match self.overlay.get_key_value(path) {
-            Some((key, _)) => {
-                let key = Arc::clone(key);
-                let old = self.overlay.insert(Arc::clone(&key), pending);
-                (key, old)
-            }
-            None => {
-                let key: Arc<str> = Arc::from(path);
-                self.overlay.insert(Arc::clone(&key), pending);
-                (key, None)
-            }
-        };
+        let (key, old) = self.overlay.insert(path, pending);
         if self.in_multi {
             self.undo.push((Arc::clone(&key), old));
         }
@@ -119,10 +107,7 @@ impl Prep {
 
     fn rollback(&mut self) {
         while let Some((path, old)) = self.undo.pop() {
-            match old {
-                Some(p) => self.overlay.insert(path, p),
-                None => self.overlay.remove(&path),
-            };
+            self.overlay.restore(path, old);
         }
     }
 
@@ -398,7 +383,7 @@ impl Prep {
     /// deleted in the overlay so later requests see them gone.
     pub fn close_session(&mut self, cx: &PrepContext<'_>) -> TxnOp {
         let mut doomed: Vec<String> = cx.tree.ephemerals(cx.session);
-        for (p, pending) in &self.overlay {
+        for (p, pending) in self.overlay.iter() {
             if let Some(n) = &pending.node {
                 let mine = n.kind == NodeKind::Ephemeral { owner: cx.session };
                 if mine && !doomed.iter().any(|d| **d == **p) {
