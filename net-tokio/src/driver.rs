@@ -160,7 +160,7 @@ pub struct Driver {
     clock: Clock,
     conns: BTreeMap<ConnId, mpsc::UnboundedSender<ConnCommand>>,
     storage: StorageHandle,
-    appends: Vec<corral_core::txn::Txn>,
+    appends: Vec<std::sync::Arc<corral_core::txn::Txn>>,
     /// Peer links and where the epochs live (ensembles only).
     peers: Option<(PeerNet, PathBuf)>,
 }

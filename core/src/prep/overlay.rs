@@ -116,7 +116,9 @@ mod tests {
         overlay.remove_if("/a", |v| *v == 3);
         assert_eq!(overlay.get("/a"), None);
         assert_eq!(overlay.len(), 1);
-        assert!(overlay.buckets[&h].iter().any(|(p, v)| &**p == "/b" && *v == 2));
+        assert!(overlay.buckets[&h]
+            .iter()
+            .any(|(p, v)| &**p == "/b" && *v == 2));
     }
 
     #[test]
