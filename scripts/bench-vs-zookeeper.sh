@@ -3,7 +3,10 @@
 #
 #   scripts/bench-vs-zookeeper.sh [--quick | --full] [--topology standalone|ensemble|all]
 #                                 [--rounds N] [--data-base DIR]
+#                                 [--workloads create,set,...] [--watchers N]
 #   --topology memory runs only the memory and restart measurements.
+#   --workloads runs only the named workloads; --watchers sets watch-fanout's watcher count
+#   (quick 100, full 1000; 10000 needs an open-file limit above 10000, see ulimit -n).
 #
 # Both servers get the same zoo.cfg settings (tickTime, snapCount, maxClientCnxns=0, fsync on:
 # ZooKeeper's forceSync=yes, Corral always fdatasyncs before it answers a write) and data
@@ -21,6 +24,8 @@ mode=quick
 topology=standalone
 rounds=3
 data_base=""
+only_workloads=""
+watchers_override=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) mode=quick ;;
@@ -28,7 +33,9 @@ while [ $# -gt 0 ]; do
     --topology) topology="$2"; shift ;;
     --rounds) rounds="$2"; shift ;;
     --data-base) data_base="$2"; shift ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    --workloads) only_workloads="$2"; shift ;;
+    --watchers) watchers_override="$2"; shift ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -44,6 +51,16 @@ else
     fsync_probe_writes=2000
 fi
 workloads=(create set get mixed multi ephemeral-churn watch-fanout)
+if [ -n "$only_workloads" ]; then
+    IFS=, read -r -a workloads <<<"$only_workloads"
+fi
+if [ -n "$watchers_override" ]; then
+    watchers="$watchers_override"
+    if [ "$((watchers + 100))" -gt "$(ulimit -n)" ]; then
+        echo "--watchers $watchers needs more open files than ulimit -n ($(ulimit -n))" >&2
+        exit 2
+    fi
+fi
 tick_time_ms=2000
 snap_count=100000
 zk_heap="-Xmx4g"

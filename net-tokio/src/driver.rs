@@ -160,7 +160,7 @@ pub struct Driver {
     clock: Clock,
     conns: BTreeMap<ConnId, mpsc::UnboundedSender<ConnCommand>>,
     storage: StorageHandle,
-    appends: Vec<corral_core::txn::Txn>,
+    appends: Vec<std::sync::Arc<corral_core::txn::Txn>>,
     /// Peer links and where the epochs live (ensembles only).
     peers: Option<(PeerNet, PathBuf)>,
 }
@@ -204,10 +204,19 @@ impl Driver {
                 Some(ev) = net.recv() => {
                     self.on_net(ev);
                     for _ in 1..EVENTS_PER_WAKE_MAX {
-                        match net.try_recv() {
-                            Ok(ev) => self.on_net(ev),
-                            Err(_) => break,
+                        let Ok(ev) = net.try_recv() else {
+                            break;
+                        };
+                        // Between client events, not only after the batch: appends reach the
+                        // log thread and replies their connections as soon as they exist, and a
+                        // finished fsync commits without waiting for the rest of the batch. A
+                        // write's latency would otherwise include up to two batches of reads.
+                        self.perform_outputs();
+                        while let Ok(done) = storage_events.try_recv() {
+                            self.on_storage(done);
+                            self.perform_outputs();
                         }
+                        self.on_net(ev);
                     }
                 }
                 _ = tokio::time::sleep(sleep) => {

@@ -220,7 +220,10 @@ impl World {
                     self.now,
                     format_args!("s{} append {} {:?}", s + 1, txn.zxid, txn.opcode),
                 );
-                self.servers[s].disk.volatile.push(txn);
+                self.servers[s]
+                    .disk
+                    .volatile
+                    .push(std::sync::Arc::unwrap_or_clone(txn));
             }
             Output::Sync { .. } => {
                 if let Some(number) = self.servers[s].disk.start_sync() {

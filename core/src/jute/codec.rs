@@ -176,6 +176,9 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The initial capacity of a [`Writer::framed`] buffer.
+pub const FRAME_CAPACITY_DEFAULT: usize = 128;
+
 /// Writes jute primitives into a growable buffer.
 #[derive(Debug, Default, Clone)]
 pub struct Writer {
@@ -189,8 +192,14 @@ impl Writer {
     }
 
     /// A writer that starts with a 4-byte placeholder for a frame length; see [`Writer::finish_frame`].
+    ///
+    /// It starts with room for [`FRAME_CAPACITY_DEFAULT`] bytes: most frames (replies with a
+    /// `Stat`, notifications, small requests) fit, so they are written with one allocation
+    /// instead of growing 4 → 8 → … → 128.
     pub fn framed() -> Self {
-        Writer { buf: vec![0; 4] }
+        let mut buf = Vec::with_capacity(FRAME_CAPACITY_DEFAULT);
+        buf.extend_from_slice(&[0; 4]);
+        Writer { buf }
     }
 
     /// Fills in the frame length written by [`Writer::framed`] and returns the frame.

@@ -62,6 +62,8 @@ impl Node {
 
     pub(crate) fn commit(&mut self, p: Proposal) {
         let Proposal { txn, origin } = p;
+        // The log has normally dropped its share by now (it was written before it was synced).
+        let txn = std::sync::Arc::unwrap_or_clone(txn);
         #[cfg(feature = "planted-bugs")]
         if self.config.planted.skip_ephemeral_removal
             && txn.op == TxnOp::CloseSession

@@ -168,7 +168,7 @@ impl Cluster {
                 Output::Close { conn } => {
                     s.closed.insert(conn);
                 }
-                Output::Append(txn) => s.disk.log.push(txn),
+                Output::Append(txn) => s.disk.log.push((*txn).clone()),
                 // As a real disk: durable through what was appended, whatever was asked.
                 Output::Sync { through } => {
                     let last = s.disk.log.last().map_or(Zxid::ZERO, |t| t.zxid);

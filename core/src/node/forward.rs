@@ -47,7 +47,7 @@ impl Node {
                 zxid,
                 time_ms: self.now.wall_ms,
             };
-            prepare_write(&mut self.prep, &mut self.sessions, &cx, &request)
+            prepare_write(&mut self.prep, &mut self.sessions, &cx, request)
         } else {
             TxnOp::Error {
                 code: err::SESSION_EXPIRED,

@@ -410,7 +410,7 @@ impl Node {
             }
         }
         if broadcasting {
-            let outstanding: Vec<_> = self.proposals.iter().map(|p| p.txn.clone()).collect();
+            let outstanding: Vec<_> = self.proposals.iter().map(|p| (*p.txn).clone()).collect();
             for txn in outstanding {
                 self.send_peer(id, PeerMessage::Proposal(txn));
             }

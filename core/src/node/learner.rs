@@ -14,6 +14,7 @@ use crate::txn::{Txn, TxnOp};
 use crate::zab::discovery::accept_epoch;
 use crate::zab::{Notification, PeerMessage};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// Read-index requests a learner keeps outstanding; more are refused.
 const READS_MAX: usize = 10_000;
@@ -61,7 +62,7 @@ pub(crate) struct Learner {
     epoch: Option<Epoch>,
     last_heard: Instant,
     /// Logged proposals not yet committed, in zxid order.
-    pub(crate) pending: VecDeque<Txn>,
+    pub(crate) pending: VecDeque<Arc<Txn>>,
     /// Sessions with client activity since the last ping.
     touched: BTreeSet<SessionId>,
     /// Forwarded writes per session, in order.
@@ -308,7 +309,7 @@ impl Node {
         if skip && txn.zxid <= self.tree.last_zxid() {
             return;
         }
-        self.append(&txn);
+        self.append(Arc::new(txn.clone()));
         self.apply_quietly(txn);
         self.count_for_snapshot();
     }
@@ -333,10 +334,10 @@ impl Node {
         }
     }
 
-    fn append(&mut self, txn: &Txn) {
-        self.outputs.push_back(Output::Append(txn.clone()));
+    fn append(&mut self, txn: Arc<Txn>) {
         self.last_proposed = self.last_proposed.max(txn.zxid);
         self.sync_through = Some(self.last_proposed);
+        self.outputs.push_back(Output::Append(txn));
     }
 
     fn on_proposal(&mut self, txn: Txn) {
@@ -347,8 +348,9 @@ impl Node {
             tracing::warn!(zxid = %txn.zxid, "proposal out of order; ignored");
             return;
         }
-        l.pending.push_back(txn.clone());
-        self.append(&txn);
+        let txn = Arc::new(txn);
+        l.pending.push_back(Arc::clone(&txn));
+        self.append(txn);
     }
 
     fn on_commit(&mut self, zxid: Zxid) {

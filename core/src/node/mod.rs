@@ -36,6 +36,7 @@ pub use role::RoleKind;
 use serde::{Deserialize, Serialize};
 pub use stats::Stats;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 use thiserror::Error;
 use write::Proposal;
 
@@ -110,7 +111,7 @@ pub enum Output {
         conn: ConnId,
     },
     /// Append a transaction to the log (not yet durable).
-    Append(Txn),
+    Append(Arc<Txn>),
     /// Make the log durable through `through`, then answer `Input::Persisted`.
     Sync {
         /// Highest zxid that must be durable.

@@ -114,7 +114,7 @@ impl Node {
             Role::Leading(_) => {
                 let proposals = std::mem::take(&mut self.proposals);
                 for p in proposals {
-                    self.apply_quietly(p.txn);
+                    self.apply_quietly(std::sync::Arc::unwrap_or_clone(p.txn));
                 }
             }
             Role::Following(learner) => {
@@ -122,7 +122,7 @@ impl Node {
                     self.fast_forwarded_from = Some(self.tree.last_zxid());
                 }
                 for txn in learner.pending {
-                    self.apply_quietly(txn);
+                    self.apply_quietly(std::sync::Arc::unwrap_or_clone(txn));
                 }
             }
             Role::Looking(_) | Role::Standalone => {}

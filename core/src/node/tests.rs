@@ -61,7 +61,7 @@ impl Harness {
                 Output::Close { conn } => {
                     self.closed.insert(conn);
                 }
-                Output::Append(txn) => self.log.push(txn),
+                Output::Append(txn) => self.log.push((*txn).clone()),
                 Output::Sync { through } => self.sync_requested = Some(through),
                 Output::Snapshot { zxid, snapshot } => {
                     self.snapshots.push((zxid, snapshot.to_bytes()))

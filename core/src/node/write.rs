@@ -6,6 +6,7 @@ use crate::jute::{err, op, MultiOp, Request};
 use crate::prep::PrepContext;
 use crate::session::Session;
 use crate::txn::{Txn, TxnOp};
+use std::sync::Arc;
 
 /// Who is waiting for a proposal's commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +32,8 @@ pub(crate) enum Origin {
 /// A transaction proposed and not yet committed.
 #[derive(Debug, Clone)]
 pub(crate) struct Proposal {
-    pub(crate) txn: Txn,
+    /// Shared with the log's append (no copy of the data per write).
+    pub(crate) txn: Arc<Txn>,
     pub(crate) origin: Origin,
 }
 
@@ -55,16 +57,16 @@ impl Node {
         zxid: Zxid,
     ) {
         debug_assert!(zxid > self.last_proposed);
-        let txn = Txn {
+        let txn = Arc::new(Txn {
             zxid,
             session,
             cxid,
             opcode,
             time_ms: self.now.wall_ms,
             op,
-        };
+        });
         self.last_proposed = zxid;
-        self.outputs.push_back(Output::Append(txn.clone()));
+        self.outputs.push_back(Output::Append(Arc::clone(&txn)));
         self.sync_through = Some(zxid);
         if let super::role::Role::Leading(_) = self.role {
             self.broadcast_proposal(&txn);
@@ -194,11 +196,11 @@ impl Node {
             zxid,
             time_ms: self.now.wall_ms,
         };
-        let op = prepare_write(&mut self.prep, &mut self.sessions, &cx, &request);
         let multi_ops = match &request {
             Request::Multi(ops) => ops.iter().map(MultiOp::opcode).collect(),
             _ => Vec::new(),
         };
+        let op = prepare_write(&mut self.prep, &mut self.sessions, &cx, request);
         let origin = Origin::Request {
             conn,
             xid,
@@ -280,7 +282,7 @@ pub(crate) fn prepare_write(
     prep: &mut crate::prep::Prep,
     sessions: &mut crate::session::SessionTable,
     cx: &PrepContext<'_>,
-    request: &Request,
+    request: Request,
 ) -> TxnOp {
     let op = match request {
         Request::Reconfig { .. } => TxnOp::Error {

@@ -24,17 +24,44 @@ pub fn is_valid_path(path: &str) -> bool {
     if !path.starts_with('/') || path.ends_with('/') {
         return false;
     }
-    let chars_ok = path.chars().all(|c| {
+    // One pass over the bytes for the common, all-ASCII path; characters beyond ASCII take
+    // the general check below.
+    let bytes = path.as_bytes();
+    let mut component_start = 1;
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        match b {
+            0..=0x1f | 0x7f => return false,
+            0x80.. => return chars_are_valid(path) && components_are_valid(path),
+            b'/' => {
+                if !is_valid_component(&bytes[component_start..i]) {
+                    return false;
+                }
+                component_start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    is_valid_component(&bytes[component_start..])
+}
+
+fn is_valid_component(component: &[u8]) -> bool {
+    !component.is_empty() && component != b"." && component != b".."
+}
+
+fn chars_are_valid(path: &str) -> bool {
+    path.chars().all(|c| {
         !matches!(c,
             '\u{0}'..='\u{1f}'
             | '\u{7f}'..='\u{9f}'
             | '\u{e000}'..='\u{f8ff}'
             | '\u{fff0}'..='\u{10ffff}')
-    });
-    chars_ok
-        && path[1..]
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
+    })
+}
+
+fn components_are_valid(path: &str) -> bool {
+    path[1..]
+        .split('/')
+        .all(|part| is_valid_component(part.as_bytes()))
 }
 
 /// The parent of a path: `/a/b` -> `/a`, `/a` -> `/`, `/` -> `None`.
@@ -261,6 +288,21 @@ mod tests {
             assert!(!is_valid_path(bad), "{bad:?}");
         }
         assert!(!is_valid_path("/\u{1F600}"));
+    }
+
+    proptest::proptest! {
+        /// The one-pass ASCII check agrees with the character-by-character rules.
+        #[test]
+        fn the_fast_check_agrees_with_the_rules(
+            path in "/?[/a.\u{0}\u{1f}\u{7f}\u{80}\u{9f}\u{e9}\u{fff5}]{0,12}"
+        ) {
+            let rules = path == ROOT
+                || (path.starts_with('/')
+                    && !path.ends_with('/')
+                    && chars_are_valid(&path)
+                    && components_are_valid(&path));
+            proptest::prop_assert_eq!(is_valid_path(&path), rules, "{:?}", path);
+        }
     }
 
     #[test]

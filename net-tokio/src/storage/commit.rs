@@ -37,7 +37,7 @@ const SNAPSHOT_POLL_INTERVAL: Duration = Duration::from_millis(10);
 #[derive(Debug)]
 pub enum StorageCommand {
     /// Write these transactions (zxids increasing); not durable until a `Sync`.
-    Append(Vec<Txn>),
+    Append(Vec<Arc<Txn>>),
     /// Make everything appended so far durable, at least through `through`.
     Sync {
         /// The zxid the requester needs durable.
@@ -125,7 +125,8 @@ impl StorageHandle {
     }
 
     /// Queues an append.
-    pub fn append(&self, txns: Vec<Txn>) -> Result<(), StorageError> {
+    pub fn append<T: Into<Arc<Txn>>>(&self, txns: Vec<T>) -> Result<(), StorageError> {
+        let txns = txns.into_iter().map(Into::into).collect();
         self.send(StorageCommand::Append(txns))
     }
 

@@ -8,6 +8,7 @@ use super::record::{encode_record, ReadOutcome, RecordFault, RecordReader};
 use super::{io_error, sync_dir, StorageError, StorageStats};
 use corral_core::txn::Txn;
 use corral_core::Zxid;
+use std::borrow::Borrow;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -278,10 +279,11 @@ impl Log {
     }
 
     /// Writes `txns` (zxids strictly increasing, above every earlier record) without fsync.
-    pub(crate) fn append(&mut self, txns: &[Txn]) -> Result<(), StorageError> {
+    pub(crate) fn append<T: Borrow<Txn>>(&mut self, txns: &[T]) -> Result<(), StorageError> {
         let mut last = self.last_zxid;
         let mut record = Vec::new();
         for txn in txns {
+            let txn: &Txn = txn.borrow();
             if let Some(previous) = last {
                 if txn.zxid <= previous {
                     self.pending.clear();

@@ -29,6 +29,7 @@ pub use snapshot::{
 
 use corral_core::txn::Txn;
 use corral_core::Zxid;
+use std::borrow::Borrow;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -282,7 +283,7 @@ impl Storage {
     }
 
     /// Writes `txns` to the log (zxids strictly increasing); durable only after [`Self::sync`].
-    pub fn append(&mut self, txns: &[Txn]) -> Result<(), StorageError> {
+    pub fn append<T: Borrow<Txn>>(&mut self, txns: &[T]) -> Result<(), StorageError> {
         #[cfg(test)]
         if self.hooks.fail_writes.load(Ordering::Relaxed) {
             let source = io::Error::from_raw_os_error(28); // ENOSPC

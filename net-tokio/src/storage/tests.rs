@@ -97,6 +97,34 @@ fn capture_logs(body: impl FnOnce()) -> String {
 }
 
 #[test]
+fn a_record_over_the_limit_is_refused_and_leaves_the_log_as_it_was() {
+    let dir = TempDir::new().expect("tempdir");
+    let mut options = options(&dir, 4);
+    options.record_bytes_max = record_bytes() as usize + 64;
+    let (mut storage, _) = open(&options);
+    storage.append(&txns(1..=2)).expect("append");
+    let mut big = txn(4);
+    big.op = TxnOp::SetData {
+        path: "/a".into(),
+        data: vec![7; 200],
+        version: 1,
+    };
+    let error = storage.append(&[txn(3), big]).expect_err("over the limit");
+    assert!(
+        matches!(error, StorageError::RecordTooLarge { zxid: Zxid(4), .. }),
+        "{error}"
+    );
+    // Neither the oversized record nor the one batched before it was written.
+    assert_eq!(storage.sync().expect("sync"), Zxid(2));
+    storage
+        .append(&txns(3..=3))
+        .expect("append after the refusal");
+    storage.sync().expect("sync");
+    drop(storage);
+    assert_eq!(open(&options).1.txns, txns(1..=3));
+}
+
+#[test]
 fn append_sync_reopen_round_trip() {
     let dir = TempDir::new().expect("tempdir");
     let options = options(&dir, 4);

@@ -10,7 +10,11 @@ use crate::ids::{SessionId, Zxid};
 use crate::jute::{create_mode, err, perms, Acl, CreateRequest, MultiOp, Request, Stat};
 use crate::tree::{is_valid_path, parent_path, DataTree};
 use crate::txn::{NodeKind, TxnOp};
-use std::collections::{BTreeMap, VecDeque};
+mod overlay;
+
+use overlay::Overlay;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::tree::TTL_MS_MAX;
 
@@ -50,11 +54,14 @@ pub struct PrepContext<'a> {
 /// The overlay of prepared, uncommitted changes.
 #[derive(Debug, Default)]
 pub struct Prep {
-    overlay: BTreeMap<String, Pending>,
+    /// The path is allocated once per entry and shared with `by_zxid` and `undo`.
+    overlay: Overlay<Pending>,
     /// Paths in the order their changes were prepared, to forget committed ones without a scan.
-    by_zxid: VecDeque<(Zxid, String)>,
-    /// Previous overlay entries, to roll back a failed multi.
-    undo: Vec<(String, Option<Pending>)>,
+    by_zxid: VecDeque<(Zxid, Arc<str>)>,
+    /// Previous overlay entries, to roll back a failed multi (kept only inside a multi: a
+    /// single request changes the overlay only after every check passed).
+    undo: Vec<(Arc<str>, Option<Pending>)>,
+    in_multi: bool,
 }
 
 type Outcome = Result<TxnOp, i32>;
@@ -72,9 +79,7 @@ impl Prep {
                 break;
             };
             // A later outstanding change to the same path keeps the entry.
-            if self.overlay.get(&path).is_some_and(|p| p.zxid <= zxid) {
-                self.overlay.remove(&path);
-            }
+            self.overlay.remove_if(&path, |p| p.zxid <= zxid);
         }
     }
 
@@ -92,108 +97,111 @@ impl Prep {
     }
 
     fn set(&mut self, path: &str, node: Option<PendingNode>, zxid: Zxid) {
-        let old = self.overlay.insert(path.to_owned(), Pending { node, zxid });
-        self.undo.push((path.to_owned(), old));
-        self.by_zxid.push_back((zxid, path.to_owned()));
+        let pending = Pending { node, zxid };
+        let (key, old) = self.overlay.insert(path, pending);
+        if self.in_multi {
+            self.undo.push((Arc::clone(&key), old));
+        }
+        self.by_zxid.push_back((zxid, key));
     }
 
     fn rollback(&mut self) {
         while let Some((path, old)) = self.undo.pop() {
-            match old {
-                Some(p) => self.overlay.insert(path, p),
-                None => self.overlay.remove(&path),
-            };
+            self.overlay.restore(path, old);
         }
     }
 
-    /// Prepares a client write. Reads must not be passed here.
-    pub fn prepare(&mut self, cx: &PrepContext<'_>, request: &Request) -> TxnOp {
-        self.undo.clear();
+    /// Prepares a client write. Reads must not be passed here. The request is taken by value:
+    /// its path and data move into the transaction instead of being copied.
+    pub fn prepare(&mut self, cx: &PrepContext<'_>, request: Request) -> TxnOp {
         let out = match request {
-            Request::Multi(ops) => self.multi(cx, ops),
-            other => self.single(cx, other),
-        };
-        self.undo.clear();
-        out
-    }
-
-    fn single(&mut self, cx: &PrepContext<'_>, request: &Request) -> TxnOp {
-        let out = match request {
+            Request::Multi(ops) => return self.multi(cx, ops),
             Request::Create(c) | Request::Create2(c) => self.create(cx, c, -1, false),
             Request::CreateContainer(c) => self.create(cx, c, -1, true),
             Request::CreateTtl(c) => {
                 let base = CreateRequest {
-                    path: c.path.clone(),
-                    data: c.data.clone(),
-                    acl: c.acl.clone(),
+                    path: c.path,
+                    data: c.data,
+                    acl: c.acl,
                     flags: c.flags,
                 };
-                self.create(cx, &base, c.ttl, false)
+                self.create(cx, base, c.ttl, false)
             }
-            Request::Delete { path, version } => self.delete(cx, path, *version),
+            Request::Delete { path, version } => self.delete(cx, path, version),
             Request::SetData {
                 path,
                 data,
                 version,
-            } => self.set_data(cx, path, data, *version),
-            Request::SetAcl { path, acl, version } => self.set_acl(cx, path, acl, *version),
-            Request::Check { path, version } => self.check(cx, path, *version),
+            } => self.set_data(cx, path, data, version),
+            Request::SetAcl { path, acl, version } => self.set_acl(cx, path, &acl, version),
+            Request::Check { path, version } => self.check(cx, path, version),
             Request::CloseSession => Ok(self.close_session(cx)),
             Request::DeleteContainer { path } => self.delete_container(cx, path),
             _ => Err(err::UNIMPLEMENTED),
         };
-        out.unwrap_or_else(|code| {
-            self.rollback();
-            TxnOp::Error { code }
-        })
+        out.unwrap_or_else(|code| TxnOp::Error { code })
     }
 
-    fn multi(&mut self, cx: &PrepContext<'_>, ops: &[MultiOp]) -> TxnOp {
-        let mut out = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter().enumerate() {
-            let request = match op {
-                MultiOp::Create(c) => Request::Create(c.clone()),
-                MultiOp::Create2(c) => Request::Create2(c.clone()),
-                MultiOp::CreateContainer(c) => Request::CreateContainer(c.clone()),
-                MultiOp::CreateTtl(c) => Request::CreateTtl(c.clone()),
-                MultiOp::Delete { path, version } => Request::Delete {
-                    path: path.clone(),
-                    version: *version,
-                },
+    /// Prepares a multi: every op or none. A failing op rolls back the overlay changes of
+    /// the ops before it.
+    fn multi(&mut self, cx: &PrepContext<'_>, ops: Vec<MultiOp>) -> TxnOp {
+        // Reads inside a write multi: ZooKeeper rejects the whole multi.
+        if let Some(i) = ops
+            .iter()
+            .position(|op| matches!(op, MultiOp::GetChildren { .. } | MultiOp::GetData { .. }))
+        {
+            return failed_multi(ops.len(), i, err::BAD_ARGUMENTS);
+        }
+        let len = ops.len();
+        self.undo.clear();
+        self.in_multi = true;
+        let mut out = Vec::with_capacity(len);
+        let mut failed = None;
+        for (i, op) in ops.into_iter().enumerate() {
+            let prepared = match op {
+                MultiOp::Create(c) | MultiOp::Create2(c) => self.create(cx, c, -1, false),
+                MultiOp::CreateContainer(c) => self.create(cx, c, -1, true),
+                MultiOp::CreateTtl(c) => {
+                    let base = CreateRequest {
+                        path: c.path,
+                        data: c.data,
+                        acl: c.acl,
+                        flags: c.flags,
+                    };
+                    self.create(cx, base, c.ttl, false)
+                }
+                MultiOp::Delete { path, version } => self.delete(cx, path, version),
                 MultiOp::SetData {
                     path,
                     data,
                     version,
-                } => Request::SetData {
-                    path: path.clone(),
-                    data: data.clone(),
-                    version: *version,
-                },
-                MultiOp::Check { path, version } => Request::Check {
-                    path: path.clone(),
-                    version: *version,
-                },
-                // Reads inside a write multi: ZooKeeper rejects the whole multi.
-                MultiOp::GetChildren { .. } | MultiOp::GetData { .. } => {
-                    self.rollback();
-                    return failed_multi(ops.len(), i, err::BAD_ARGUMENTS);
-                }
+                } => self.set_data(cx, path, data, version),
+                MultiOp::Check { path, version } => self.check(cx, path, version),
+                MultiOp::GetChildren { .. } | MultiOp::GetData { .. } => Err(err::BAD_ARGUMENTS),
             };
-            match self.single(cx, &request) {
-                TxnOp::Error { code } => {
-                    // `single` already rolled back every change of this multi.
-                    return failed_multi(ops.len(), i, code);
+            match prepared {
+                Ok(op) => out.push(op),
+                Err(code) => {
+                    failed = Some((i, code));
+                    break;
                 }
-                op => out.push(op),
             }
         }
-        TxnOp::Multi(out)
+        if failed.is_some() {
+            self.rollback();
+        }
+        self.in_multi = false;
+        self.undo.clear();
+        match failed {
+            Some((i, code)) => failed_multi(len, i, code),
+            None => TxnOp::Multi(out),
+        }
     }
 
     fn create(
         &mut self,
         cx: &PrepContext<'_>,
-        c: &CreateRequest,
+        c: CreateRequest,
         ttl: i64,
         container: bool,
     ) -> Outcome {
@@ -205,19 +213,18 @@ impl Prep {
             return Err(err::BAD_ARGUMENTS);
         }
         let acl = acl::fixup(&c.acl, cx.auth)?;
-        let parent_path = if last_slash == 0 {
-            "/"
-        } else {
-            &c.path[..last_slash]
-        };
-        let mut parent = self.view(cx.tree, parent_path).ok_or(err::NO_NODE)?;
+        // The parent is `full[..parent_end]` too: a sequential suffix only extends the name.
+        let parent_end = last_slash.max(1);
+        let mut parent = self
+            .view(cx.tree, &c.path[..parent_end])
+            .ok_or(err::NO_NODE)?;
         if !acl::check(&parent.acl, perms::CREATE, cx.auth) {
             return Err(err::NO_AUTH);
         }
         let full = if sequential {
             format!("{}{:010}", c.path, parent.child_creates)
         } else {
-            c.path.clone()
+            c.path
         };
         if !is_valid_path(&full) {
             return Err(err::BAD_ARGUMENTS);
@@ -233,7 +240,7 @@ impl Prep {
         parent.stat.cversion = 2 * parent.child_creates - parent.stat.num_children;
         parent.stat.pzxid = cx.zxid.0;
         let parent_cversion = parent.child_creates;
-        self.set(parent_path, Some(parent), cx.zxid);
+        self.set(&full[..parent_end], Some(parent), cx.zxid);
         let node = PendingNode {
             stat: new_stat(cx, &kind, c.data.len()),
             acl: acl.clone(),
@@ -243,14 +250,15 @@ impl Prep {
         self.set(&full, Some(node), cx.zxid);
         Ok(TxnOp::Create {
             path: full,
-            data: c.data.clone(),
+            data: c.data,
             acl,
             kind,
             parent_cversion,
         })
     }
 
-    fn delete(&mut self, cx: &PrepContext<'_>, p: &str, version: i32) -> Outcome {
+    fn delete(&mut self, cx: &PrepContext<'_>, path: String, version: i32) -> Outcome {
+        let p = path.as_str();
         let parent_path = parent_path(p).ok_or(err::BAD_ARGUMENTS)?;
         if is_special(p) || p.contains('\0') {
             return Err(err::BAD_ARGUMENTS);
@@ -265,7 +273,7 @@ impl Prep {
             return Err(err::NOT_EMPTY);
         }
         self.delete_unchecked(cx, p, parent_path, &mut parent);
-        Ok(TxnOp::Delete { path: p.to_owned() })
+        Ok(TxnOp::Delete { path })
     }
 
     fn delete_unchecked(
@@ -285,7 +293,8 @@ impl Prep {
     /// A client's deleteContainer, checked as ZooKeeper checks it: the body is taken as the
     /// raw path (so a jute-encoded string is an invalid path: BadArguments); then the node must
     /// exist, be empty and be a container or TTL node.
-    fn delete_container(&mut self, cx: &PrepContext<'_>, p: &str) -> Outcome {
+    fn delete_container(&mut self, cx: &PrepContext<'_>, path: String) -> Outcome {
+        let p = path.as_str();
         if !is_valid_path(p) || p == "/" {
             return Err(err::BAD_ARGUMENTS);
         }
@@ -299,10 +308,17 @@ impl Prep {
         }
         let mut parent = self.view(cx.tree, parent_path).ok_or(err::NO_NODE)?;
         self.delete_unchecked(cx, p, parent_path, &mut parent);
-        Ok(TxnOp::Delete { path: p.to_owned() })
+        Ok(TxnOp::Delete { path })
     }
 
-    fn set_data(&mut self, cx: &PrepContext<'_>, p: &str, data: &[u8], version: i32) -> Outcome {
+    fn set_data(
+        &mut self,
+        cx: &PrepContext<'_>,
+        path: String,
+        data: Vec<u8>,
+        version: i32,
+    ) -> Outcome {
+        let p = path.as_str();
         if !is_valid_path(p) {
             return Err(err::BAD_ARGUMENTS);
         }
@@ -317,13 +333,20 @@ impl Prep {
         node.stat.data_length = data.len() as i32;
         self.set(p, Some(node), cx.zxid);
         Ok(TxnOp::SetData {
-            path: p.to_owned(),
-            data: data.to_vec(),
+            path,
+            data,
             version: new_version,
         })
     }
 
-    fn set_acl(&mut self, cx: &PrepContext<'_>, p: &str, acl_req: &[Acl], version: i32) -> Outcome {
+    fn set_acl(
+        &mut self,
+        cx: &PrepContext<'_>,
+        path: String,
+        acl_req: &[Acl],
+        version: i32,
+    ) -> Outcome {
+        let p = path.as_str();
         if !is_valid_path(p) {
             return Err(err::BAD_ARGUMENTS);
         }
@@ -337,13 +360,14 @@ impl Prep {
         node.acl = acl.clone();
         self.set(p, Some(node), cx.zxid);
         Ok(TxnOp::SetAcl {
-            path: p.to_owned(),
+            path,
             acl,
             aversion,
         })
     }
 
-    fn check(&mut self, cx: &PrepContext<'_>, p: &str, version: i32) -> Outcome {
+    fn check(&mut self, cx: &PrepContext<'_>, path: String, version: i32) -> Outcome {
+        let p = path.as_str();
         if !is_valid_path(p) {
             return Err(err::BAD_ARGUMENTS);
         }
@@ -352,18 +376,18 @@ impl Prep {
             return Err(err::NO_AUTH);
         }
         check_version(node.stat.version, version)?;
-        Ok(TxnOp::Check { path: p.to_owned() })
+        Ok(TxnOp::Check { path })
     }
 
     /// Prepares the close of `cx.session`: its ephemerals, committed or outstanding, are
     /// deleted in the overlay so later requests see them gone.
     pub fn close_session(&mut self, cx: &PrepContext<'_>) -> TxnOp {
         let mut doomed: Vec<String> = cx.tree.ephemerals(cx.session);
-        for (p, pending) in &self.overlay {
+        for (p, pending) in self.overlay.iter() {
             if let Some(n) = &pending.node {
                 let mine = n.kind == NodeKind::Ephemeral { owner: cx.session };
-                if mine && !doomed.contains(p) {
-                    doomed.push(p.clone());
+                if mine && !doomed.iter().any(|d| **d == **p) {
+                    doomed.push(p.to_string());
                 }
             }
         }
