@@ -229,7 +229,7 @@ fn structural_lies_with_a_matching_digest_are_refused() {
                 child.stat.num_children = 0;
                 child.path = "/b/n0001/e/x".to_owned();
                 n.push(child);
-                n.sort_by_key(|n| PathKey::new(n.path.as_str().into()));
+                n.sort_by_key(|n| PathKey::new(n.path.as_str()));
             }),
         ),
         (
