@@ -8,15 +8,18 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// Events handled per wake-up before outputs are flushed, so one busy source cannot starve the
 /// others and replies leave in batches.
 const EVENTS_PER_WAKE_MAX: usize = 256;
-/// Bytes read from a socket at a time.
+/// The most bytes read from a socket at a time.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// The first read of a connection takes at most this many bytes; a read that fills its buffer
+/// doubles the next one, up to [`READ_CHUNK_BYTES`].
+const READ_CHUNK_MIN_BYTES: usize = 2 * 1024;
 
 /// What the connection tasks tell the node task.
 #[derive(Debug)]
@@ -104,21 +107,31 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<Ne
 
 async fn read_loop(
     conn: ConnId,
-    mut socket: tokio::net::tcp::OwnedReadHalf,
+    socket: tokio::net::tcp::OwnedReadHalf,
     events: mpsc::UnboundedSender<NetEvent>,
 ) {
-    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    // A buffer exists only while bytes are there to read: an idle connection holds none, and
+    // what was read goes to the node as it is (no copy, no zeroing). A fixed 64 KiB zeroed
+    // buffer per connection cost half the instructions of a connect-create-close cycle and
+    // 640 MB for 10,000 idle watchers.
+    let mut chunk = READ_CHUNK_MIN_BYTES;
     loop {
-        match socket.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
+        if socket.readable().await.is_err() {
+            break;
+        }
+        let mut buf = Vec::with_capacity(chunk);
+        match socket.try_read_buf(&mut buf) {
+            Ok(0) => break,
             Ok(n) => {
-                if events
-                    .send(NetEvent::Bytes(conn, buf[..n].to_vec()))
-                    .is_err()
-                {
+                if n == chunk {
+                    chunk = (chunk * 2).min(READ_CHUNK_BYTES);
+                }
+                if events.send(NetEvent::Bytes(conn, buf)).is_err() {
                     return;
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => break,
         }
     }
     let _ = events.send(NetEvent::Closed(conn));
