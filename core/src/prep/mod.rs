@@ -114,8 +114,17 @@ impl Prep {
     /// Prepares a client write. Reads must not be passed here. The request is taken by value:
     /// its path and data move into the transaction instead of being copied.
     pub fn prepare(&mut self, cx: &PrepContext<'_>, request: Request) -> TxnOp {
-        let out = match request {
-            Request::Multi(ops) => return self.multi(cx, ops),
+        match request {
+            Request::Multi(ops) => self.multi(cx, ops),
+            other => self
+                .single(cx, other)
+                .unwrap_or_else(|code| TxnOp::Error { code }),
+        }
+    }
+
+    /// Prepares one write (alone, or one op of a multi).
+    fn single(&mut self, cx: &PrepContext<'_>, request: Request) -> Outcome {
+        match request {
             Request::Create(c) | Request::Create2(c) => self.create(cx, c, -1, false),
             Request::CreateContainer(c) => self.create(cx, c, -1, true),
             Request::CreateTtl(c) => {
@@ -138,8 +147,7 @@ impl Prep {
             Request::CloseSession => Ok(self.close_session(cx)),
             Request::DeleteContainer { path } => self.delete_container(cx, path),
             _ => Err(err::UNIMPLEMENTED),
-        };
-        out.unwrap_or_else(|code| TxnOp::Error { code })
+        }
     }
 
     /// Prepares a multi: every op or none. A failing op rolls back the overlay changes of
@@ -158,27 +166,30 @@ impl Prep {
         let mut out = Vec::with_capacity(len);
         let mut failed = None;
         for (i, op) in ops.into_iter().enumerate() {
-            let prepared = match op {
-                MultiOp::Create(c) | MultiOp::Create2(c) => self.create(cx, c, -1, false),
-                MultiOp::CreateContainer(c) => self.create(cx, c, -1, true),
-                MultiOp::CreateTtl(c) => {
-                    let base = CreateRequest {
-                        path: c.path,
-                        data: c.data,
-                        acl: c.acl,
-                        flags: c.flags,
-                    };
-                    self.create(cx, base, c.ttl, false)
-                }
-                MultiOp::Delete { path, version } => self.delete(cx, path, version),
+            // Moved, not copied: each op becomes the request it stands for.
+            let request = match op {
+                MultiOp::Create(c) => Request::Create(c),
+                MultiOp::Create2(c) => Request::Create2(c),
+                MultiOp::CreateContainer(c) => Request::CreateContainer(c),
+                MultiOp::CreateTtl(c) => Request::CreateTtl(c),
+                MultiOp::Delete { path, version } => Request::Delete { path, version },
                 MultiOp::SetData {
                     path,
                     data,
                     version,
-                } => self.set_data(cx, path, data, version),
-                MultiOp::Check { path, version } => self.check(cx, path, version),
-                MultiOp::GetChildren { .. } | MultiOp::GetData { .. } => Err(err::BAD_ARGUMENTS),
+                } => Request::SetData {
+                    path,
+                    data,
+                    version,
+                },
+                MultiOp::Check { path, version } => Request::Check { path, version },
+                // Refused above, before any change.
+                MultiOp::GetChildren { .. } | MultiOp::GetData { .. } => {
+                    failed = Some((i, err::BAD_ARGUMENTS));
+                    break;
+                }
             };
+            let prepared = self.single(cx, request);
             match prepared {
                 Ok(op) => out.push(op),
                 Err(code) => {
