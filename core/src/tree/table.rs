@@ -194,9 +194,11 @@ fn cmp_key(node: &Node, key: &[u8]) -> std::cmp::Ordering {
     cmp_parts_encoded(parent, name, key)
 }
 
-/// How two nodes compare in the table's order.
+/// How two nodes compare in the table's order: their `(parent, name)` pairs, which order as
+/// their encodings do (`path.rs` has the property test), with no encoding built per comparison
+/// (a restart compares every node with its predecessor twice).
 fn cmp_nodes(a: &Node, b: &Node) -> std::cmp::Ordering {
-    cmp_key(a, SearchKey::of(b).as_bytes())
+    a.key_parts().cmp(&b.key_parts())
 }
 
 /// The index key of a leaf whose first node is `node`.
