@@ -443,17 +443,21 @@ enum Damage {
     FlipByte,
 }
 
-/// The offset of every record in a segment (`[u32 LE length][u32 LE crc32c][payload]`).
-fn record_starts(bytes: &[u8]) -> Vec<usize> {
+/// The offset of every record in a segment (`[u32 LE length][u32 LE crc32c][payload]`), and
+/// where the records end: the newest segment may go on with zeros (it was preallocated).
+fn record_starts(bytes: &[u8]) -> (Vec<usize>, usize) {
     let mut starts = Vec::new();
     let mut at = 0;
-    while at + 8 <= bytes.len() {
+    while at + 8 <= bytes.len() && bytes[at..at + 8] != [0; 8] {
         starts.push(at);
         let length = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
         at += 8 + length as usize;
     }
-    assert_eq!(at, bytes.len(), "the segment ends on a record boundary");
-    starts
+    assert!(
+        bytes[at.min(bytes.len())..].iter().all(|&b| b == 0),
+        "the records end on a record boundary, followed by nothing or zeros"
+    );
+    (starts, at)
 }
 
 /// Damages the newest segment's last record, which must be the txn that mentions `marker`.
@@ -462,13 +466,14 @@ fn damage_last_record(data: &Path, marker: &[u8], damage: Damage) {
         .pop()
         .expect("a log segment exists");
     let mut bytes = std::fs::read(&segment).expect("read segment");
-    let last = *record_starts(&bytes).last().expect("a record");
+    let (starts, end) = record_starts(&bytes);
+    let last = *starts.last().expect("a record");
     assert!(
-        bytes[last..].windows(marker.len()).any(|w| w == marker),
+        bytes[last..end].windows(marker.len()).any(|w| w == marker),
         "the last record is not the txn of {}",
         String::from_utf8_lossy(marker)
     );
-    let middle = last + 8 + (bytes.len() - last - 8) / 2;
+    let middle = last + 8 + (end - last - 8) / 2;
     match damage {
         Damage::Truncate => bytes.truncate(middle),
         Damage::FlipByte => bytes[middle] ^= 0x5a,

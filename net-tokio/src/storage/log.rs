@@ -1,16 +1,23 @@
 //! The transaction log: append-only segment files `log.<first zxid, 16 hex digits>`.
 //!
 //! Appends go to the newest segment (the active one); a new segment starts when the active one
-//! would pass `segment_bytes_max`, or when a roll was asked for. Nothing here is durable until
-//! [`Log::sync`]: that is the group-commit thread's job.
+//! would pass `segment_bytes_max`, or when a roll was asked for, or when the active segment
+//! grows as it is written and a preallocated spare is ready (`prealloc.rs`). Nothing here is
+//! durable until [`Log::sync`]: that is the group-commit thread's job.
+//!
+//! Only the newest segment may end in zeros (the unused part of a preallocated file): a segment
+//! is cut to its records before the next one starts, and recovery cuts the newest one to its
+//! last valid record, so records written after a restart never sit before stale bytes.
 
+use super::prealloc::{Preallocator, PREPARE_AFTER_BYTES};
 use super::record::{encode_record, ReadOutcome, RecordFault, RecordReader};
-use super::{io_error, sync_dir, StorageError, StorageStats};
+use super::{io_error, sync_dir, StorageError, StorageOptions, StorageStats};
 use corral_core::txn::Txn;
 use corral_core::Zxid;
 use std::borrow::Borrow;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, Write};
+use std::io::BufReader;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,7 +37,10 @@ pub(crate) struct Segment {
 #[derive(Debug)]
 struct Active {
     file: File,
+    /// Bytes of records; the file may be longer (zeros) when preallocated.
     bytes: u64,
+    /// Written full of zeros before records went in.
+    preallocated: bool,
 }
 
 /// What scanning one segment found.
@@ -62,6 +72,8 @@ pub(crate) struct Log {
     record_bytes_max: usize,
     /// Encoded records waiting for one write.
     pending: Vec<u8>,
+    /// Prepares zeroed segments, when preallocation is on.
+    prealloc: Option<Preallocator>,
     stats: Arc<StorageStats>,
 }
 
@@ -107,8 +119,10 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<Segment>, StorageError> {
 /// Reads one segment, appending to `txns` the records with zxid above `floor` (those below are
 /// checked but not decoded); stops at the first bad record. (One vector for all segments: one
 /// per segment copied into a total left that much more freed memory behind in the process.)
+/// Zeros end the `newest` segment cleanly; in any other they are a fault.
 fn scan_segment(
     segment: &Segment,
+    newest: bool,
     previous: Option<Zxid>,
     floor: Zxid,
     record_bytes_max: usize,
@@ -124,6 +138,8 @@ fn scan_segment(
             .map_err(io_error("read", &segment.path))?
         {
             ReadOutcome::End => break None,
+            ReadOutcome::Zeroes if newest => break None,
+            ReadOutcome::Zeroes => break Some(RecordFault::Zeroes),
             ReadOutcome::Fault(fault) => break Some(fault),
             ReadOutcome::Skipped(zxid) => {
                 if first && zxid != segment.first {
@@ -185,12 +201,12 @@ impl Log {
     /// removes them). Reading stops at the first bad record: its segment is cut there and every
     /// later segment is removed, since nothing after a bad record can be trusted.
     pub(crate) fn open(
-        dir: &Path,
-        segment_bytes_max: u64,
-        record_bytes_max: usize,
+        options: &StorageOptions,
         snapshot_zxid: Zxid,
         stats: Arc<StorageStats>,
     ) -> Result<(Log, Vec<Txn>), StorageError> {
+        let dir = options.log_dir.as_path();
+        let record_bytes_max = options.record_bytes_max;
         let mut segments = list_segments(dir)?;
         let after_snapshot = Zxid(snapshot_zxid.0.saturating_add(1));
         let start = segments
@@ -203,7 +219,15 @@ impl Log {
         let mut index = start;
         while index < segments.len() {
             let segment = &segments[index];
-            let scan = scan_segment(segment, last, snapshot_zxid, record_bytes_max, &mut txns)?;
+            let newest = index + 1 == segments.len();
+            let scan = scan_segment(
+                segment,
+                newest,
+                last,
+                snapshot_zxid,
+                record_bytes_max,
+                &mut txns,
+            )?;
             last = scan.last;
             active_bytes = scan.valid_bytes;
             if let Some(fault) = scan.fault {
@@ -230,17 +254,22 @@ impl Log {
             last_zxid: last,
             dirty: false,
             dir_dirty: false,
-            segment_bytes_max,
+            segment_bytes_max: options.segment_bytes_max,
             record_bytes_max,
             pending: Vec::new(),
+            prealloc: None,
             stats,
         };
         log.reopen_last(active_bytes)?;
         sync_dir(&log.dir)?;
+        if options.preallocate {
+            log.prealloc = Some(Preallocator::new(dir, options.segment_bytes_max));
+        }
         Ok((log, txns))
     }
 
-    /// Makes the last segment the active one, or removes it when it holds no record.
+    /// Makes the last segment the active one, cut to its `bytes` of records (what follows
+    /// them, zeros or a torn record, goes), or removes it when it holds no record.
     fn reopen_last(&mut self, bytes: u64) -> Result<(), StorageError> {
         self.active = None;
         let Some(last) = self.segments.last() else {
@@ -253,10 +282,21 @@ impl Log {
             return Ok(());
         }
         let file = OpenOptions::new()
-            .append(true)
+            .write(true)
             .open(&last.path)
             .map_err(io_error("open", &last.path))?;
-        self.active = Some(Active { file, bytes });
+        let length = file.metadata().map_err(io_error("stat", &last.path))?.len();
+        if length > bytes {
+            tracing::debug!(path = %last.path.display(), bytes, length, "log: cutting the newest segment after its last record");
+            file.set_len(bytes)
+                .map_err(io_error("truncate", &last.path))?;
+            file.sync_all().map_err(io_error("fsync", &last.path))?;
+        }
+        self.active = Some(Active {
+            file,
+            bytes,
+            preallocated: false,
+        });
         Ok(())
     }
 
@@ -268,6 +308,11 @@ impl Log {
     /// The segments, ascending by first zxid.
     pub(crate) fn segments(&self) -> &[Segment] {
         &self.segments
+    }
+
+    /// Whether a preallocated spare segment is ready to be taken.
+    pub(crate) fn spare_ready(&self) -> bool {
+        self.prealloc.as_ref().is_some_and(|p| p.ready())
     }
 
     /// Makes the next append start a new segment.
@@ -312,7 +357,9 @@ impl Log {
             return true;
         };
         let used = active.bytes + self.pending.len() as u64;
-        self.roll_pending || (used > 0 && used + record_bytes as u64 > self.segment_bytes_max)
+        let spare_waits = !active.preallocated && self.spare_ready();
+        self.roll_pending
+            || (used > 0 && (spare_waits || used + record_bytes as u64 > self.segment_bytes_max))
     }
 
     /// Writes the pending records to the active segment in one write.
@@ -323,7 +370,7 @@ impl Log {
         let (Some(active), Some(segment)) = (&mut self.active, self.segments.last()) else {
             unreachable!("records are only queued once a segment is active");
         };
-        if let Err(error) = active.file.write_all(&self.pending) {
+        if let Err(error) = active.file.write_all_at(&self.pending, active.bytes) {
             self.pending.clear();
             // Best effort: leave no partial record behind; recovery would cut it anyway.
             let _ = active.file.set_len(active.bytes);
@@ -333,23 +380,52 @@ impl Log {
         self.stats.add_log_bytes(self.pending.len() as u64);
         self.pending.clear();
         self.dirty = true;
+        if let Some(prealloc) = &mut self.prealloc {
+            if active.bytes >= PREPARE_AFTER_BYTES.min(self.segment_bytes_max / 2) {
+                prealloc.want();
+            }
+        }
         Ok(())
     }
 
-    /// Closes the active segment (durably) and creates `log.<first>`.
+    /// Closes the active segment (durably, cut to its records) and starts `log.<first>`: the
+    /// spare if one is ready, else a new empty file.
     fn start_segment(&mut self, first: Zxid) -> Result<(), StorageError> {
         assert!(self.pending.is_empty());
         self.sync_active()?;
-        self.active = None;
+        if let (Some(active), Some(segment)) = (self.active.take(), self.segments.last()) {
+            if active.preallocated {
+                let path = &segment.path;
+                let file = &active.file;
+                file.set_len(active.bytes)
+                    .map_err(io_error("truncate", path))?;
+                file.sync_all().map_err(io_error("fsync", path))?;
+            }
+        }
         let path = self.dir.join(segment_name(first));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_error("create", &path))?;
-        tracing::debug!(path = %path.display(), "log: new segment");
+        let spare = self.prealloc.as_mut().and_then(|p| p.take(&path));
+        let active = match spare {
+            Some(file) => Active {
+                file,
+                bytes: 0,
+                preallocated: true,
+            },
+            None => {
+                let file = OpenOptions::new()
+                    .create_new(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(io_error("create", &path))?;
+                Active {
+                    file,
+                    bytes: 0,
+                    preallocated: false,
+                }
+            }
+        };
+        tracing::debug!(path = %path.display(), preallocated = active.preallocated, "log: new segment");
         self.segments.push(Segment { first, path });
-        self.active = Some(Active { file, bytes: 0 });
+        self.active = Some(active);
         self.roll_pending = false;
         self.dir_dirty = true;
         Ok(())

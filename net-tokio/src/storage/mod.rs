@@ -6,12 +6,14 @@
 //! sync request, and one [`StorageEvent::Persisted`] reports how far the log is durable.
 //!
 //! On disk, in `log_dir`: segments `log.<first zxid as 16 hex digits>` of records
-//! `[u32 LE length][u32 LE crc32c][bincode Txn]`; in `data_dir`: `snapshot.<zxid as 16 hex>`
+//! `[u32 LE length][u32 LE crc32c][bincode Txn]`, the newest possibly followed by zeros (it was
+//! preallocated), and `log.spare`, the next segment being zeroed; in `data_dir`: `snapshot.<zxid as 16 hex>`
 //! files `[b"CORRSNP1"][u64 LE zxid][u32 LE crc32c][body]`.
 
 mod commit;
 mod install;
 mod log;
+mod prealloc;
 mod purge;
 mod record;
 mod snapshot;
@@ -113,6 +115,10 @@ pub struct StorageOptions {
     pub log_dir: PathBuf,
     /// A segment is closed and a new one started before it would pass this size.
     pub segment_bytes_max: u64,
+    /// Whether segments are written full of zeros (on a thread of their own) before records go
+    /// in, so an fsync does not also write the file's size; see `prealloc.rs`. Off makes the
+    /// segment boundaries depend only on what was appended (the storage tests rely on that).
+    pub preallocate: bool,
     /// Autopurge keeps this many snapshots (at least [`SNAP_RETAIN_COUNT_MIN`]).
     pub snap_retain_count: usize,
     /// Autopurge runs every this many hours on the storage thread; 0 turns it off.
@@ -129,6 +135,7 @@ impl StorageOptions {
             log_dir: data_dir.clone(),
             data_dir,
             segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT,
+            preallocate: true,
             snap_retain_count: SNAP_RETAIN_COUNT_MIN,
             purge_interval_hours: 0,
             record_bytes_max: RECORD_BYTES_MAX_DEFAULT,
@@ -244,13 +251,7 @@ impl Storage {
         let snapshot = snapshot::load_newest_valid(&options.data_dir, sink)?;
         let snapshot_zxid = snapshot.as_ref().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
         let stats = Arc::new(StorageStats::default());
-        let (log, txns) = log::Log::open(
-            &options.log_dir,
-            options.segment_bytes_max,
-            options.record_bytes_max,
-            snapshot_zxid,
-            stats.clone(),
-        )?;
+        let (log, txns) = log::Log::open(&options, snapshot_zxid, stats.clone())?;
         tracing::info!(
             snapshot = %snapshot_zxid,
             txns = txns.len(),
@@ -344,5 +345,7 @@ impl Storage {
     }
 }
 
+#[cfg(test)]
+mod prealloc_tests;
 #[cfg(test)]
 pub(crate) mod tests;

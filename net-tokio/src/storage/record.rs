@@ -126,6 +126,10 @@ pub enum RecordFault {
         /// The zxid in the file name.
         named: Zxid,
     },
+    /// Zeroes in a segment that has a successor: a segment's zeroed remainder is cut off
+    /// before the next segment starts, so these are lost records, not unused space.
+    #[error("zeroes where a record should be, in a segment followed by another")]
+    Zeroes,
 }
 
 /// What [`RecordReader::next_record`] found.
@@ -138,6 +142,10 @@ pub enum ReadOutcome {
     Skipped(Zxid),
     /// The clean end of the file.
     End,
+    /// Zero bytes where the next header would be: the unwritten remainder of a preallocated
+    /// segment. (A record header is never all zeros: a record holds at least a zxid, so its
+    /// length is not 0.) Only the newest segment may end this way; see [`RecordFault::Zeroes`].
+    Zeroes,
     /// A bad record at [`RecordReader::offset`]; nothing after it can be trusted.
     Fault(RecordFault),
 }
@@ -196,6 +204,9 @@ impl<R: Read> RecordReader<R> {
         let available = read_full(&mut self.inner, &mut header)?;
         if available == 0 {
             return Ok(ReadOutcome::End);
+        }
+        if header[..available].iter().all(|&b| b == 0) {
+            return Ok(ReadOutcome::Zeroes);
         }
         if available < RECORD_HEADER_BYTES {
             return Ok(ReadOutcome::Fault(RecordFault::ShortHeader { available }));
@@ -285,9 +296,40 @@ mod tests {
                 ReadOutcome::Record(txn) => txns.push(txn),
                 ReadOutcome::Skipped(zxid) => panic!("skipped {zxid} without a floor"),
                 ReadOutcome::End => return (txns, None, reader.offset()),
+                // The reader cannot tell where it is; the log decides (tests below).
+                ReadOutcome::Zeroes => return (txns, Some(RecordFault::Zeroes), reader.offset()),
                 ReadOutcome::Fault(fault) => return (txns, Some(fault), reader.offset()),
             }
         }
+    }
+
+    #[test]
+    fn zeros_after_records_are_told_apart_from_a_torn_header() {
+        let mut bytes = Vec::new();
+        for zxid in 1..=2 {
+            encode_record(&txn(zxid), RECORD_BYTES_MAX_DEFAULT, &mut bytes).expect("encode");
+        }
+        let records = bytes.len() as u64;
+        for zeros in [1, 3, RECORD_HEADER_BYTES, 4096] {
+            let mut padded = bytes.clone();
+            padded.resize(bytes.len() + zeros, 0);
+            let (txns, fault, offset) = read_all(&padded);
+            assert_eq!(txns, vec![txn(1), txn(2)]);
+            assert_eq!(fault, Some(RecordFault::Zeroes), "{zeros} zeros");
+            assert_eq!(offset, records);
+        }
+        // A header that is not all zeros is a torn or damaged record, as before.
+        let mut torn = bytes.clone();
+        torn.extend_from_slice(&[0, 0, 1]);
+        let (_, fault, _) = read_all(&torn);
+        assert_eq!(fault, Some(RecordFault::ShortHeader { available: 3 }));
+        let mut zero_length = bytes.clone();
+        zero_length.extend_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
+        let (_, fault, _) = read_all(&zero_length);
+        assert!(
+            matches!(fault, Some(RecordFault::CrcMismatch { .. })),
+            "{fault:?}"
+        );
     }
 
     #[test]
@@ -320,6 +362,7 @@ mod tests {
                 ReadOutcome::Skipped(zxid) => seen.push(format!("skipped {}", zxid.0)),
                 ReadOutcome::Record(txn) => seen.push(format!("txn {}", txn.zxid.0)),
                 ReadOutcome::End => break,
+                ReadOutcome::Zeroes => panic!("zeros in records written back to back"),
                 ReadOutcome::Fault(fault) => panic!("{fault}"),
             }
         }

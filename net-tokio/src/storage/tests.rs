@@ -24,29 +24,32 @@ pub(crate) fn txn(zxid: i64) -> Txn {
     }
 }
 
-fn txns(zxids: std::ops::RangeInclusive<i64>) -> Vec<Txn> {
+pub(crate) fn txns(zxids: std::ops::RangeInclusive<i64>) -> Vec<Txn> {
     zxids.map(txn).collect()
 }
 
-fn record_bytes() -> u64 {
+pub(crate) fn record_bytes() -> u64 {
     let mut bytes = Vec::new();
     encode_record(&txn(1), RECORD_BYTES_MAX_DEFAULT, &mut bytes).expect("encode");
     bytes.len() as u64
 }
 
 /// Options in `dir` whose segments hold `records_per_segment` records of `txn`.
-fn options(dir: &TempDir, records_per_segment: u64) -> StorageOptions {
+pub(crate) fn options(dir: &TempDir, records_per_segment: u64) -> StorageOptions {
     let mut options = StorageOptions::new(dir.path().join("data"));
     options.log_dir = dir.path().join("log");
     options.segment_bytes_max = records_per_segment * record_bytes();
+    // Segment boundaries here must follow from the appends alone; `prealloc_tests` covers
+    // preallocated segments.
+    options.preallocate = false;
     options
 }
 
-fn open(options: &StorageOptions) -> (Storage, Recovered) {
+pub(crate) fn open(options: &StorageOptions) -> (Storage, Recovered) {
     Storage::open(options.clone()).expect("open")
 }
 
-fn files(dir: &Path) -> Vec<String> {
+pub(crate) fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("read_dir")
         .map(|entry| {
@@ -61,12 +64,12 @@ fn files(dir: &Path) -> Vec<String> {
     names
 }
 
-fn segment(options: &StorageOptions, first: i64) -> PathBuf {
+pub(crate) fn segment(options: &StorageOptions, first: i64) -> PathBuf {
     options.log_dir.join(log::segment_name(Zxid(first)))
 }
 
 /// Runs `body` with tracing captured; returns what it logged.
-fn capture_logs(body: impl FnOnce()) -> String {
+pub(crate) fn capture_logs(body: impl FnOnce()) -> String {
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
     impl io::Write for Buffer {
