@@ -9,7 +9,7 @@
 //! messages like the others).
 
 use crate::driver::NetEvent;
-use corral_core::zab::message::{decode, encode};
+use corral_core::zab::message::{decode, encode_into};
 use corral_core::{PeerMessage, ServerId};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -190,10 +190,13 @@ async fn run_link(
     }
 }
 
+/// Appends `[u32 BE length][message]` to `batch`, encoding in place.
 fn push_frame(batch: &mut Vec<u8>, message: &PeerMessage) {
-    let body = encode(message);
-    batch.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    batch.extend_from_slice(&body);
+    let start = batch.len();
+    batch.extend_from_slice(&[0; 4]);
+    encode_into(message, batch);
+    let length = (batch.len() - start - 4) as u32;
+    batch[start..start + 4].copy_from_slice(&length.to_be_bytes());
 }
 
 /// Reads frames until the connection breaks or a frame is invalid.

@@ -139,7 +139,22 @@ fn options(limit: u64) -> impl Options {
 
 /// Encodes a message (without the transport's length prefix).
 pub fn encode(message: &PeerMessage) -> Vec<u8> {
-    options(u64::MAX).serialize(message).unwrap_or_default()
+    let mut bytes = Vec::new();
+    encode_into(message, &mut bytes);
+    bytes
+}
+
+/// Appends a message's encoding to `out`, in one pass (bincode's `serialize` sizes the message
+/// in a pass of its own first, to allocate exactly).
+pub fn encode_into(message: &PeerMessage, out: &mut Vec<u8>) {
+    let start = out.len();
+    if options(u64::MAX)
+        .serialize_into(&mut *out, message)
+        .is_err()
+    {
+        // Writing to a vector cannot fail and every message type serializes; leave no half.
+        out.truncate(start);
+    }
 }
 
 /// Decodes one message, never allocating more than `bytes_max` (bounded by the frame's length).
@@ -196,10 +211,16 @@ mod tests {
             },
             PeerMessage::UpToDate,
         ];
+        let mut appended = vec![0xee];
         for m in all {
             let bytes = encode(&m);
+            // Appending goes after what is there and writes the same bytes.
+            let start = appended.len();
+            encode_into(&m, &mut appended);
+            assert_eq!(appended[start..], bytes[..]);
             assert_eq!(decode(&bytes, 1 << 20).ok(), Some(m));
         }
+        assert_eq!(appended[0], 0xee);
     }
 
     proptest! {
