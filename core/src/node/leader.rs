@@ -10,6 +10,7 @@ use crate::zab::discovery::{DiscoveryStep, EpochProposal};
 use crate::zab::sync::{plan, SyncPlan};
 use crate::zab::{AckTracker, Notification, PeerMessage};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Where the leader is in establishing its epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,7 +411,7 @@ impl Node {
             }
         }
         if broadcasting {
-            let outstanding: Vec<_> = self.proposals.iter().map(|p| (*p.txn).clone()).collect();
+            let outstanding: Vec<_> = self.proposals.iter().map(|p| Arc::clone(&p.txn)).collect();
             for txn in outstanding {
                 self.send_peer(id, PeerMessage::Proposal(txn));
             }
@@ -515,8 +516,8 @@ impl Node {
     }
 
     /// Sends a proposal to every learner that receives the broadcast.
-    pub(crate) fn broadcast_proposal(&mut self, txn: &crate::txn::Txn) {
-        self.broadcast(|| PeerMessage::Proposal(txn.clone()));
+    pub(crate) fn broadcast_proposal(&mut self, txn: &Arc<crate::txn::Txn>) {
+        self.broadcast(|| PeerMessage::Proposal(Arc::clone(txn)));
     }
 
     /// Tells every learner that everything through `zxid` is committed.

@@ -340,7 +340,7 @@ impl Node {
         self.outputs.push_back(Output::Append(txn));
     }
 
-    fn on_proposal(&mut self, txn: Txn) {
+    fn on_proposal(&mut self, txn: Arc<Txn>) {
         let Some(l) = self.learner() else {
             return;
         };
@@ -348,7 +348,6 @@ impl Node {
             tracing::warn!(zxid = %txn.zxid, "proposal out of order; ignored");
             return;
         }
-        let txn = Arc::new(txn);
         l.pending.push_back(Arc::clone(&txn));
         self.append(txn);
     }

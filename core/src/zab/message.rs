@@ -6,6 +6,7 @@ use crate::ids::{Epoch, SessionId, Zxid};
 use crate::txn::Txn;
 use bincode::Options;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// One message from one server to another.
@@ -62,8 +63,9 @@ pub enum PeerMessage {
     },
     /// A quorum has synchronized: start serving clients.
     UpToDate,
-    /// Broadcast: a proposed transaction.
-    Proposal(Txn),
+    /// Broadcast: a proposed transaction (shared with the leader's log and every learner's
+    /// copy of the message; encoded as the txn itself).
+    Proposal(Arc<Txn>),
     /// Broadcast: the follower's log is durable through `zxid`.
     Ack {
         /// Highest durable zxid.
@@ -198,7 +200,7 @@ mod tests {
                 round: 3,
                 state: PeerState::Looking,
             }),
-            PeerMessage::Proposal(txn.clone()),
+            PeerMessage::Proposal(Arc::new(txn.clone())),
             PeerMessage::Ack { zxid: Zxid(7) },
             PeerMessage::Snap {
                 zxid: Zxid(7),
