@@ -3,8 +3,10 @@
 
 use crate::driver::NetEvent;
 use corral_core::ConnId;
+use std::io;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -48,9 +50,10 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<Ne
     }
 }
 
+/// Forwards what a connection reads to the node task until the connection closes.
 pub(crate) async fn read_loop(
     conn: ConnId,
-    socket: tokio::net::tcp::OwnedReadHalf,
+    socket: OwnedReadHalf,
     events: mpsc::UnboundedSender<NetEvent>,
 ) {
     // A buffer exists only while bytes are there to read: an idle connection holds none, and
@@ -63,7 +66,7 @@ pub(crate) async fn read_loop(
             break;
         }
         let mut buf = Vec::with_capacity(chunk);
-        match socket.try_read_buf(&mut buf) {
+        match read_draining(&socket, &mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 if n == chunk {
@@ -73,11 +76,58 @@ pub(crate) async fn read_loop(
                     return;
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if retry_later(&e) => continue,
             Err(_) => break,
         }
     }
     let _ = events.send(NetEvent::Closed(conn));
+}
+
+/// Reads what the socket holds into `buf`'s spare capacity with one `recv`; `Ok(0)` is the end
+/// of the stream.
+///
+/// A read that leaves room in `buf` took everything the kernel held, so it also clears the
+/// socket's read readiness, as a `WouldBlock` would: the next `readable()` then waits for new
+/// bytes instead of returning at once for a `recv` that finds nothing (one wasted system call
+/// per message otherwise). No arrival is lost by that:
+/// - bytes that arrive after the `recv` make the edge-triggered epoll report the socket again,
+///   which sets the readiness anew and wakes `readable()`;
+/// - bytes whose event tokio records between its sampling of the readiness (before the `recv`)
+///   and the clearing are not forgotten either: `try_io` clears only the readiness it sampled,
+///   and an event recorded since has a newer tick, so the clear is skipped;
+/// - the end of the stream, if it came with the last bytes, is kept too: tokio never clears a
+///   read-closed readiness, so the next `recv` runs and returns 0.
+///
+/// The `recv` is rustix's, not tokio's `try_read_buf`: a closure given to `try_io` must not use
+/// the `TcpStream`'s own methods (they handle readiness themselves), and rustix reads into the
+/// vector's spare capacity without zeroing it first.
+fn read_draining(socket: &OwnedReadHalf, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let stream: &tokio::net::TcpStream = socket.as_ref();
+    let room = buf.capacity() - buf.len();
+    assert!(room > 0, "a read needs room");
+    let mut read = 0;
+    let outcome = stream.try_io(Interest::READABLE, || {
+        let flags = rustix::net::RecvFlags::empty();
+        let (n, _) = rustix::net::recv(stream, rustix::buffer::spare_capacity(buf), flags)?;
+        read = n;
+        if n > 0 && n < room {
+            // Drained: tell tokio so, with the bytes kept in `read`.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match outcome {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && read > 0 => Ok(read),
+        other => other,
+    }
+}
+
+/// Whether a socket error only means "not now".
+fn retry_later(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 pub(crate) async fn write_loop(
@@ -109,3 +159,6 @@ pub(crate) async fn write_loop(
     }
     let _ = socket.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests;
