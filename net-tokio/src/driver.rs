@@ -1,7 +1,7 @@
 //! The adapter loop: one task owns the `Node`, feeds it socket, storage and timer events, and
 //! performs its outputs. It makes no protocol decisions.
 
-use crate::conn::ConnCommand;
+use crate::conn::{ConnWriter, Outbox};
 use crate::peer::PeerNet;
 use crate::storage::{SnapshotBody, StorageCommand, StorageEvent, StorageHandle};
 use corral_core::{ConnId, Input, Instant, Node, Now, Output, PeerMessage, ServerId};
@@ -18,8 +18,8 @@ const EVENTS_PER_WAKE_MAX: usize = 256;
 /// What the connection tasks tell the node task.
 #[derive(Debug)]
 pub enum NetEvent {
-    /// A client connected.
-    Connected(ConnId, SocketAddr, mpsc::UnboundedSender<ConnCommand>),
+    /// A client connected; the node task writes to it with the writer.
+    Connected(ConnId, SocketAddr, ConnWriter),
     /// Bytes arrived.
     Bytes(ConnId, Vec<u8>),
     /// The socket closed.
@@ -69,7 +69,9 @@ impl Default for Clock {
 pub struct Driver {
     node: Node,
     clock: Clock,
-    conns: BTreeMap<ConnId, mpsc::UnboundedSender<ConnCommand>>,
+    conns: BTreeMap<ConnId, ConnWriter>,
+    /// Client frames produced during this wake-up, written at its end.
+    outbox: Outbox,
     storage: StorageHandle,
     appends: Vec<std::sync::Arc<corral_core::txn::Txn>>,
     /// Peer links and where the epochs live (ensembles only).
@@ -83,6 +85,7 @@ impl Driver {
             node,
             clock,
             conns: BTreeMap::new(),
+            outbox: Outbox::default(),
             storage,
             appends: Vec::new(),
             peers: None,
@@ -136,6 +139,10 @@ impl Driver {
                 }
             }
             self.perform_outputs();
+            // Every arm above ends here: replies are written once per wake-up, each
+            // connection's in one system call, where a write task per connection used to be
+            // woken for each.
+            self.outbox.flush(&mut self.conns);
         }
         tracing::info!("shutting down: flushing the log");
         if let Err(e) = self.storage.shutdown() {
@@ -146,8 +153,8 @@ impl Driver {
     fn on_net(&mut self, ev: NetEvent) {
         let now = self.clock.now();
         let input = match ev {
-            NetEvent::Connected(conn, addr, tx) => {
-                self.conns.insert(conn, tx);
+            NetEvent::Connected(conn, addr, writer) => {
+                self.conns.insert(conn, writer);
                 Input::Connected {
                     conn,
                     ip: addr.ip().to_string(),
@@ -155,7 +162,9 @@ impl Driver {
             }
             NetEvent::Bytes(conn, bytes) => Input::Bytes { conn, bytes },
             NetEvent::Closed(conn) => {
-                self.conns.remove(&conn);
+                // Frames queued for it in this wake-up are still written (a client that shut
+                // down only its sending side reads them), then its write side is closed.
+                self.outbox.close(conn);
                 Input::Closed { conn }
             }
             NetEvent::Peer(from, message) => Input::Peer { from, message },
@@ -211,16 +220,8 @@ impl Driver {
     fn perform_outputs(&mut self) {
         while let Some(out) = self.node.poll_output() {
             match out {
-                Output::Send { conn, bytes } => {
-                    if let Some(tx) = self.conns.get(&conn) {
-                        let _ = tx.send(ConnCommand::Send(bytes));
-                    }
-                }
-                Output::Close { conn } => {
-                    if let Some(tx) = self.conns.get(&conn) {
-                        let _ = tx.send(ConnCommand::Close);
-                    }
-                }
+                Output::Send { conn, bytes } => self.outbox.send(conn, bytes),
+                Output::Close { conn } => self.outbox.close(conn),
                 Output::Append(txn) => self.appends.push(txn),
                 Output::Sync { through } => {
                     let batch = std::mem::take(&mut self.appends);

@@ -1,9 +1,9 @@
-//! Connection I/O on real loopback sockets: reads that clear the readiness they drained.
+//! Connection I/O on real loopback sockets: writes the socket does not take at once, closes
+//! behind queued frames, and reads that clear the readiness they drained.
 
 use super::*;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Small socket buffers on both sides, so a few hundred KiB fill them.
@@ -32,6 +32,182 @@ async fn pair() -> (OwnedReadHalf, OwnedWriteHalf, TcpStream) {
     let (server, _) = listener.accept().await.expect("accept");
     let (read, write) = server.into_split();
     (read, write, client)
+}
+
+/// Frame `index`: a 4-byte length, the index, then `bytes` bytes of the index's low byte.
+fn frame(index: u32, bytes: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(8 + bytes);
+    f.extend_from_slice(&((4 + bytes) as u32).to_be_bytes());
+    f.extend_from_slice(&index.to_be_bytes());
+    f.resize(8 + bytes, index as u8);
+    f
+}
+
+/// Reads frames `indexes` in order and checks each is whole and the one due.
+async fn expect_frames(client: &mut TcpStream, indexes: std::ops::Range<u32>, bytes: usize) {
+    for index in indexes {
+        let mut got = vec![0; 8 + bytes];
+        tokio::time::timeout(WAIT, client.read_exact(&mut got))
+            .await
+            .expect("frames stopped coming")
+            .expect("read");
+        assert_eq!(got, frame(index, bytes), "frame {index}");
+    }
+}
+
+async fn expect_eof(client: &mut TcpStream) {
+    let mut byte = [0u8; 1];
+    let n = tokio::time::timeout(WAIT, client.read(&mut byte))
+        .await
+        .expect("no end of stream")
+        .expect("read");
+    assert_eq!(n, 0, "bytes after the last frame");
+}
+
+/// Queues frames `indexes` for `CONN` and flushes them as one wake-up would.
+fn flush(
+    outbox: &mut Outbox,
+    conns: &mut BTreeMap<ConnId, ConnWriter>,
+    indexes: std::ops::Range<u32>,
+    bytes: usize,
+) {
+    for index in indexes {
+        outbox.send(CONN, frame(index, bytes));
+    }
+    outbox.flush(conns);
+}
+
+/// Splits a stream of length-prefixed frames.
+fn split_frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    while bytes.len() >= 4 {
+        let len = 4 + u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        assert!(bytes.len() >= len, "a torn frame");
+        frames.push(bytes[..len].to_vec());
+        bytes = &bytes[len..];
+    }
+    assert!(bytes.is_empty(), "a torn length");
+    frames
+}
+
+/// Reads whatever the client's socket holds without blocking and without letting other tasks
+/// run (the writer task among them): a std read on the runtime's only thread.
+fn drain_without_yielding(client: TcpStream, into: &mut Vec<u8>) -> TcpStream {
+    let client = client.into_std().expect("into_std");
+    let mut chunk = [0u8; 16 * 1024];
+    // Twice, so the kernel moves what the server's send buffer held into the room made.
+    for _ in 0..2 {
+        loop {
+            match std::io::Read::read(&mut &client, &mut chunk) {
+                Ok(0) => panic!("end of stream"),
+                Ok(n) => into.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    TcpStream::from_std(client).expect("from_std")
+}
+
+#[tokio::test]
+async fn frames_the_socket_does_not_take_follow_in_order() {
+    let (_read, write, client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    let bytes = 64 * 1024;
+    // 1 MiB against buffers of a few dozen KiB: the rest waits for the writer task.
+    flush(&mut outbox, &mut conns, 0..16, bytes);
+    assert!(conns[&CONN].is_backlogged());
+    // The client makes room before the writer task runs: a frame of a later wake-up must
+    // still queue behind the backlog, not take the room.
+    let mut received = Vec::new();
+    let mut client = drain_without_yielding(client, &mut received);
+    assert!(!received.is_empty() && received.len() < 16 * bytes);
+    flush(&mut outbox, &mut conns, 16..17, 10);
+    flush(&mut outbox, &mut conns, 17..33, bytes);
+    assert!(conns[&CONN].is_backlogged());
+    let mut expected: Vec<Vec<u8>> = (0..16).map(|i| frame(i, bytes)).collect();
+    expected.push(frame(16, 10));
+    expected.extend((17..33).map(|i| frame(i, bytes)));
+    let total: usize = expected.iter().map(Vec::len).sum();
+    let have = received.len();
+    received.resize(total, 0);
+    tokio::time::timeout(WAIT, client.read_exact(&mut received[have..]))
+        .await
+        .expect("frames stopped coming")
+        .expect("read");
+    assert!(split_frames(&received) == expected, "frames out of order");
+    // Drained (the writer task counts a frame off in the same poll that writes it), the node
+    // task writes directly again.
+    assert!(!conns[&CONN].is_backlogged());
+    flush(&mut outbox, &mut conns, 33..35, 10);
+    assert!(!conns[&CONN].is_backlogged());
+    expect_frames(&mut client, 33..35, 10).await;
+}
+
+#[tokio::test]
+async fn a_connection_that_keeps_up_gets_no_writer_task() {
+    let (_read, write, mut client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    for wake_up in 0..10 {
+        flush(&mut outbox, &mut conns, wake_up * 3..wake_up * 3 + 3, 100);
+        expect_frames(&mut client, wake_up * 3..wake_up * 3 + 3, 100).await;
+    }
+    assert!(conns[&CONN].backlog.is_none());
+}
+
+#[tokio::test]
+async fn a_close_behind_queued_frames_writes_them_all_first() {
+    let (_read, write, mut client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    let bytes = 64 * 1024;
+    flush(&mut outbox, &mut conns, 0..8, bytes);
+    assert!(conns[&CONN].is_backlogged());
+    for index in 8..16 {
+        outbox.send(CONN, frame(index, bytes));
+    }
+    outbox.close(CONN);
+    outbox.flush(&mut conns);
+    assert!(conns.is_empty());
+    // Frames for a closed connection are dropped.
+    flush(&mut outbox, &mut conns, 16..17, 10);
+    expect_frames(&mut client, 0..16, bytes).await;
+    expect_eof(&mut client).await;
+}
+
+#[tokio::test]
+async fn a_close_in_the_same_wake_up_follows_its_frames() {
+    let (_read, write, mut client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    outbox.send(CONN, frame(0, 100));
+    outbox.send(CONN, frame(1, 100));
+    outbox.close(CONN);
+    outbox.flush(&mut conns);
+    assert!(conns.is_empty());
+    expect_frames(&mut client, 0..2, 100).await;
+    expect_eof(&mut client).await;
+}
+
+#[tokio::test]
+async fn a_connection_whose_peer_is_gone_is_dropped() {
+    let (_read, write, client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    client.set_zero_linger().expect("linger");
+    drop(client);
+    // The reset may take a moment to arrive; a write after it fails.
+    for index in 0..100 {
+        if conns.is_empty() {
+            return;
+        }
+        flush(&mut outbox, &mut conns, index..index + 1, 100);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("writes to a reset connection kept succeeding");
 }
 
 #[tokio::test]
