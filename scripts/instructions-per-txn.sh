@@ -66,9 +66,18 @@ trap - EXIT
 main="$(ls "$work"/callgrind.out*-01 | head -n 1)"
 total="$(cat "$work"/callgrind.out* | awk '/^totals:/ {s += $2} END {print s}')"
 node="$(awk '/^totals:/ {print $2}' "$main")"
-commits="$(callgrind_annotate --tree=caller --inclusive=yes "$main" 2>/dev/null |
-    grep -B6 '\*  .*node::commit::<impl corral_core::node::Node>::commit \[' |
-    grep '^ *[0-9,]* (.*< ' | grep -o '([0-9,]*x)' | tr -d '(),x' | awk '{s += $1} END {print s}')"
+# The calls of `commit` are the call counts on its caller lines: the `<` lines of the block that
+# ends with its `*` line. Blocks are separated by blank lines; lines of the block before it
+# (another function's callers) must not be counted, whichever order the blocks come in. awk
+# reads to the end: exiting early would fail the pipeline (SIGPIPE) under pipefail.
+commits="$(callgrind_annotate --tree=caller --inclusive=yes "$main" 2>/dev/null | awk '
+    /^ *$/ { calls = 0; next }
+    /\*  .*node::commit::<impl corral_core::node::Node>::commit \[/ && !found {
+        print calls; found = 1
+    }
+    / < / && match($0, /\([0-9,]+x\)/) {
+        n = substr($0, RSTART + 1, RLENGTH - 3); gsub(",", "", n); calls += n
+    }')"
 if [ -z "$commits" ] || [ "$commits" -eq 0 ]; then
     echo "no commits counted (is $binary a release build with symbols?)" >&2
     exit 1

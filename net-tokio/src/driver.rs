@@ -1,6 +1,7 @@
 //! The adapter loop: one task owns the `Node`, feeds it socket, storage and timer events, and
 //! performs its outputs. It makes no protocol decisions.
 
+use crate::conn::{ConnWriter, Outbox};
 use crate::peer::PeerNet;
 use crate::storage::{SnapshotBody, StorageCommand, StorageEvent, StorageHandle};
 use corral_core::{ConnId, Input, Instant, Node, Now, Output, PeerMessage, ServerId};
@@ -8,24 +9,17 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// Events handled per wake-up before outputs are flushed, so one busy source cannot starve the
 /// others and replies leave in batches.
 const EVENTS_PER_WAKE_MAX: usize = 256;
-/// The most bytes read from a socket at a time.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
-/// The first read of a connection takes at most this many bytes; a read that fills its buffer
-/// doubles the next one, up to [`READ_CHUNK_BYTES`].
-const READ_CHUNK_MIN_BYTES: usize = 2 * 1024;
 
 /// What the connection tasks tell the node task.
 #[derive(Debug)]
 pub enum NetEvent {
-    /// A client connected.
-    Connected(ConnId, SocketAddr, mpsc::UnboundedSender<ConnCommand>),
+    /// A client connected; the node task writes to it with the writer.
+    Connected(ConnId, SocketAddr, ConnWriter),
     /// Bytes arrived.
     Bytes(ConnId, Vec<u8>),
     /// The socket closed.
@@ -34,15 +28,6 @@ pub enum NetEvent {
     Peer(ServerId, PeerMessage),
     /// The link to a peer broke.
     PeerDown(ServerId),
-}
-
-/// What the node task tells a connection's writer.
-#[derive(Debug)]
-pub enum ConnCommand {
-    /// Write these bytes.
-    Send(Vec<u8>),
-    /// Flush and close.
-    Close,
 }
 
 /// The monotonic and wall clocks, read once per wake-up.
@@ -80,98 +65,13 @@ impl Default for Clock {
     }
 }
 
-/// Accepts client connections and spawns their reader and writer tasks.
-pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<NetEvent>) {
-    let mut next_conn: u64 = 1;
-    loop {
-        let (stream, addr) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let conn = ConnId(next_conn);
-        next_conn += 1;
-        let (tx, rx) = mpsc::unbounded_channel();
-        if events.send(NetEvent::Connected(conn, addr, tx)).is_err() {
-            return;
-        }
-        let (read_half, write_half) = stream.into_split();
-        tokio::spawn(read_loop(conn, read_half, events.clone()));
-        tokio::spawn(write_loop(write_half, rx));
-    }
-}
-
-async fn read_loop(
-    conn: ConnId,
-    socket: tokio::net::tcp::OwnedReadHalf,
-    events: mpsc::UnboundedSender<NetEvent>,
-) {
-    // A buffer exists only while bytes are there to read: an idle connection holds none, and
-    // what was read goes to the node as it is (no copy, no zeroing). A fixed 64 KiB zeroed
-    // buffer per connection cost half the instructions of a connect-create-close cycle and
-    // 640 MB for 10,000 idle watchers.
-    let mut chunk = READ_CHUNK_MIN_BYTES;
-    loop {
-        if socket.readable().await.is_err() {
-            break;
-        }
-        let mut buf = Vec::with_capacity(chunk);
-        match socket.try_read_buf(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if n == chunk {
-                    chunk = (chunk * 2).min(READ_CHUNK_BYTES);
-                }
-                if events.send(NetEvent::Bytes(conn, buf)).is_err() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(_) => break,
-        }
-    }
-    let _ = events.send(NetEvent::Closed(conn));
-}
-
-async fn write_loop(
-    mut socket: tokio::net::tcp::OwnedWriteHalf,
-    mut commands: mpsc::UnboundedReceiver<ConnCommand>,
-) {
-    let mut batch: Vec<u8> = Vec::new();
-    while let Some(first) = commands.recv().await {
-        let mut close = false;
-        let mut next = Some(first);
-        // Coalesce every frame already queued into one write.
-        while let Some(cmd) = next {
-            match cmd {
-                ConnCommand::Send(bytes) => batch.extend_from_slice(&bytes),
-                ConnCommand::Close => {
-                    close = true;
-                    break;
-                }
-            }
-            next = commands.try_recv().ok();
-        }
-        if !batch.is_empty() && socket.write_all(&batch).await.is_err() {
-            break;
-        }
-        batch.clear();
-        if close {
-            break;
-        }
-    }
-    let _ = socket.shutdown().await;
-}
-
 /// The node task's state: the node, its connections and its storage.
 pub struct Driver {
     node: Node,
     clock: Clock,
-    conns: BTreeMap<ConnId, mpsc::UnboundedSender<ConnCommand>>,
+    conns: BTreeMap<ConnId, ConnWriter>,
+    /// Client frames produced during this wake-up, written at its end.
+    outbox: Outbox,
     storage: StorageHandle,
     appends: Vec<std::sync::Arc<corral_core::txn::Txn>>,
     /// Peer links and where the epochs live (ensembles only).
@@ -185,6 +85,7 @@ impl Driver {
             node,
             clock,
             conns: BTreeMap::new(),
+            outbox: Outbox::default(),
             storage,
             appends: Vec::new(),
             peers: None,
@@ -238,6 +139,10 @@ impl Driver {
                 }
             }
             self.perform_outputs();
+            // Every arm above ends here: replies are written once per wake-up, each
+            // connection's in one system call, where a write task per connection used to be
+            // woken for each.
+            self.outbox.flush(&mut self.conns);
         }
         tracing::info!("shutting down: flushing the log");
         if let Err(e) = self.storage.shutdown() {
@@ -248,8 +153,8 @@ impl Driver {
     fn on_net(&mut self, ev: NetEvent) {
         let now = self.clock.now();
         let input = match ev {
-            NetEvent::Connected(conn, addr, tx) => {
-                self.conns.insert(conn, tx);
+            NetEvent::Connected(conn, addr, writer) => {
+                self.conns.insert(conn, writer);
                 Input::Connected {
                     conn,
                     ip: addr.ip().to_string(),
@@ -257,7 +162,9 @@ impl Driver {
             }
             NetEvent::Bytes(conn, bytes) => Input::Bytes { conn, bytes },
             NetEvent::Closed(conn) => {
-                self.conns.remove(&conn);
+                // Frames queued for it in this wake-up are still written (a client that shut
+                // down only its sending side reads them), then its write side is closed.
+                self.outbox.close(conn);
                 Input::Closed { conn }
             }
             NetEvent::Peer(from, message) => Input::Peer { from, message },
@@ -313,16 +220,8 @@ impl Driver {
     fn perform_outputs(&mut self) {
         while let Some(out) = self.node.poll_output() {
             match out {
-                Output::Send { conn, bytes } => {
-                    if let Some(tx) = self.conns.get(&conn) {
-                        let _ = tx.send(ConnCommand::Send(bytes));
-                    }
-                }
-                Output::Close { conn } => {
-                    if let Some(tx) = self.conns.get(&conn) {
-                        let _ = tx.send(ConnCommand::Close);
-                    }
-                }
+                Output::Send { conn, bytes } => self.outbox.send(conn, bytes),
+                Output::Close { conn } => self.outbox.close(conn),
                 Output::Append(txn) => self.appends.push(txn),
                 Output::Sync { through } => {
                     let batch = std::mem::take(&mut self.appends);

@@ -9,6 +9,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod config;
+pub mod conn;
 pub mod driver;
 pub mod epochs;
 pub mod peer;

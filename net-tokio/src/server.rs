@@ -1,7 +1,8 @@
 //! Wiring: configuration -> storage recovery -> `Node` -> driver, plus signal handling.
 
 use crate::config::{ConfigError, FourLetterWords, ServerConfig};
-use crate::driver::{accept_loop, Clock, Driver};
+use crate::conn::accept_loop;
+use crate::driver::{Clock, Driver};
 use crate::storage::{StateSink, Storage, StorageError};
 use corral_core::node::NodeError;
 use corral_core::{Config, Ensemble, Node, Recovered, ServerId};

@@ -34,6 +34,8 @@ pub enum Op {
     SetData { path: String, data: Vec<u8> },
     /// getData without a watch.
     GetData { path: String },
+    /// closeSession: answered, then the server closes the connection.
+    CloseSession,
 }
 
 impl Op {
@@ -51,6 +53,7 @@ impl Op {
                 version: -1,
             },
             Op::GetData { path } => Request::GetData { path, watch: false },
+            Op::CloseSession => Request::CloseSession,
         }
     }
 }

@@ -1,0 +1,289 @@
+//! Connection I/O on real loopback sockets: writes the socket does not take at once, closes
+//! behind queued frames, and reads that clear the readiness they drained.
+
+use super::*;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Small socket buffers on both sides, so a few hundred KiB fill them.
+const SOCKET_BUFFER_BYTES: u32 = 16 * 1024;
+/// How long a test waits for bytes before it is declared stuck.
+const WAIT: Duration = Duration::from_secs(10);
+const CONN: ConnId = ConnId(7);
+
+/// A connected pair: the server's halves and the client, both with small buffers.
+async fn pair() -> (OwnedReadHalf, OwnedWriteHalf, TcpStream) {
+    let listener = TcpSocket::new_v4().expect("socket");
+    // Accepted sockets inherit the listener's send buffer size.
+    listener
+        .set_send_buffer_size(SOCKET_BUFFER_BYTES)
+        .expect("sndbuf");
+    listener
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = listener.listen(1).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let client = TcpSocket::new_v4().expect("socket");
+    client
+        .set_recv_buffer_size(SOCKET_BUFFER_BYTES)
+        .expect("rcvbuf");
+    let client = client.connect(addr).await.expect("connect");
+    let (server, _) = listener.accept().await.expect("accept");
+    let (read, write) = server.into_split();
+    (read, write, client)
+}
+
+/// Frame `index`: a 4-byte length, the index, then `bytes` bytes of the index's low byte.
+fn frame(index: u32, bytes: usize) -> Vec<u8> {
+    let mut f = Vec::with_capacity(8 + bytes);
+    f.extend_from_slice(&((4 + bytes) as u32).to_be_bytes());
+    f.extend_from_slice(&index.to_be_bytes());
+    f.resize(8 + bytes, index as u8);
+    f
+}
+
+/// Reads frames `indexes` in order and checks each is whole and the one due.
+async fn expect_frames(client: &mut TcpStream, indexes: std::ops::Range<u32>, bytes: usize) {
+    for index in indexes {
+        let mut got = vec![0; 8 + bytes];
+        tokio::time::timeout(WAIT, client.read_exact(&mut got))
+            .await
+            .expect("frames stopped coming")
+            .expect("read");
+        assert_eq!(got, frame(index, bytes), "frame {index}");
+    }
+}
+
+async fn expect_eof(client: &mut TcpStream) {
+    let mut byte = [0u8; 1];
+    let n = tokio::time::timeout(WAIT, client.read(&mut byte))
+        .await
+        .expect("no end of stream")
+        .expect("read");
+    assert_eq!(n, 0, "bytes after the last frame");
+}
+
+/// Queues frames `indexes` for `CONN` and flushes them as one wake-up would.
+fn flush(
+    outbox: &mut Outbox,
+    conns: &mut BTreeMap<ConnId, ConnWriter>,
+    indexes: std::ops::Range<u32>,
+    bytes: usize,
+) {
+    for index in indexes {
+        outbox.send(CONN, frame(index, bytes));
+    }
+    outbox.flush(conns);
+}
+
+/// Splits a stream of length-prefixed frames.
+fn split_frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    while bytes.len() >= 4 {
+        let len = 4 + u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        assert!(bytes.len() >= len, "a torn frame");
+        frames.push(bytes[..len].to_vec());
+        bytes = &bytes[len..];
+    }
+    assert!(bytes.is_empty(), "a torn length");
+    frames
+}
+
+/// Reads whatever the client's socket holds without blocking and without letting other tasks
+/// run (the writer task among them): a std read on the runtime's only thread.
+fn drain_without_yielding(client: TcpStream, into: &mut Vec<u8>) -> TcpStream {
+    let client = client.into_std().expect("into_std");
+    let mut chunk = [0u8; 16 * 1024];
+    // Twice, so the kernel moves what the server's send buffer held into the room made.
+    for _ in 0..2 {
+        loop {
+            match std::io::Read::read(&mut &client, &mut chunk) {
+                Ok(0) => panic!("end of stream"),
+                Ok(n) => into.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    TcpStream::from_std(client).expect("from_std")
+}
+
+#[tokio::test]
+async fn frames_the_socket_does_not_take_follow_in_order() {
+    let (_read, write, client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    let bytes = 64 * 1024;
+    // 1 MiB against buffers of a few dozen KiB: the rest waits for the writer task.
+    flush(&mut outbox, &mut conns, 0..16, bytes);
+    assert!(conns[&CONN].is_backlogged());
+    // The client makes room before the writer task runs: a frame of a later wake-up must
+    // still queue behind the backlog, not take the room.
+    let mut received = Vec::new();
+    let mut client = drain_without_yielding(client, &mut received);
+    assert!(!received.is_empty() && received.len() < 16 * bytes);
+    flush(&mut outbox, &mut conns, 16..17, 10);
+    flush(&mut outbox, &mut conns, 17..33, bytes);
+    assert!(conns[&CONN].is_backlogged());
+    let mut expected: Vec<Vec<u8>> = (0..16).map(|i| frame(i, bytes)).collect();
+    expected.push(frame(16, 10));
+    expected.extend((17..33).map(|i| frame(i, bytes)));
+    let total: usize = expected.iter().map(Vec::len).sum();
+    let have = received.len();
+    received.resize(total, 0);
+    tokio::time::timeout(WAIT, client.read_exact(&mut received[have..]))
+        .await
+        .expect("frames stopped coming")
+        .expect("read");
+    assert!(split_frames(&received) == expected, "frames out of order");
+    // Drained (the writer task counts a frame off in the same poll that writes it), the node
+    // task writes directly again.
+    assert!(!conns[&CONN].is_backlogged());
+    flush(&mut outbox, &mut conns, 33..35, 10);
+    assert!(!conns[&CONN].is_backlogged());
+    expect_frames(&mut client, 33..35, 10).await;
+}
+
+#[tokio::test]
+async fn a_connection_that_keeps_up_gets_no_writer_task() {
+    let (_read, write, mut client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    for wake_up in 0..10 {
+        flush(&mut outbox, &mut conns, wake_up * 3..wake_up * 3 + 3, 100);
+        expect_frames(&mut client, wake_up * 3..wake_up * 3 + 3, 100).await;
+    }
+    assert!(conns[&CONN].backlog.is_none());
+}
+
+#[tokio::test]
+async fn a_close_behind_queued_frames_writes_them_all_first() {
+    let (_read, write, mut client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    let bytes = 64 * 1024;
+    flush(&mut outbox, &mut conns, 0..8, bytes);
+    assert!(conns[&CONN].is_backlogged());
+    for index in 8..16 {
+        outbox.send(CONN, frame(index, bytes));
+    }
+    outbox.close(CONN);
+    outbox.flush(&mut conns);
+    assert!(conns.is_empty());
+    // Frames for a closed connection are dropped.
+    flush(&mut outbox, &mut conns, 16..17, 10);
+    expect_frames(&mut client, 0..16, bytes).await;
+    expect_eof(&mut client).await;
+}
+
+#[tokio::test]
+async fn a_close_in_the_same_wake_up_follows_its_frames() {
+    let (_read, write, mut client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    outbox.send(CONN, frame(0, 100));
+    outbox.send(CONN, frame(1, 100));
+    outbox.close(CONN);
+    outbox.flush(&mut conns);
+    assert!(conns.is_empty());
+    expect_frames(&mut client, 0..2, 100).await;
+    expect_eof(&mut client).await;
+}
+
+#[tokio::test]
+async fn a_connection_whose_peer_is_gone_is_dropped() {
+    let (_read, write, client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    client.set_zero_linger().expect("linger");
+    drop(client);
+    // The reset may take a moment to arrive; a write after it fails.
+    for index in 0..100 {
+        if conns.is_empty() {
+            return;
+        }
+        flush(&mut outbox, &mut conns, index..index + 1, 100);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("writes to a reset connection kept succeeding");
+}
+
+#[tokio::test]
+async fn a_read_that_drains_the_socket_clears_its_readiness() {
+    let (read, _write, mut client) = pair().await;
+    client.write_all(b"hello").await.expect("write");
+    read.readable().await.expect("readable");
+    let mut buf = Vec::with_capacity(64);
+    assert_eq!(read_draining(&read, &mut buf).expect("read"), 5);
+    assert_eq!(buf, b"hello");
+    // No second `recv` until new bytes are reported: try_io does not even call its closure.
+    let mut called = false;
+    let again = read.as_ref().try_io(Interest::READABLE, || {
+        called = true;
+        Ok(())
+    });
+    assert!(!called && again.is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock));
+    // A read that fills its buffer may have left bytes behind: the readiness stays.
+    client.write_all(&[1; 100]).await.expect("write");
+    read.readable().await.expect("readable");
+    let mut buf = Vec::with_capacity(64);
+    assert_eq!(read_draining(&read, &mut buf).expect("read"), 64);
+    let mut rest = Vec::with_capacity(64);
+    assert_eq!(read_draining(&read, &mut rest).expect("read"), 36);
+}
+
+/// Bytes sent after a drained read wake the read task again, whether the client pauses first
+/// or not, and the end of the stream arrives after the last of them.
+#[tokio::test]
+async fn bytes_after_a_drained_read_still_arrive() {
+    let (read, _write, mut client) = pair().await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(read_loop(CONN, read, tx));
+    let mut sent = Vec::new();
+    for round in 0u8..20 {
+        let message = vec![round; 10 + usize::from(round)];
+        client.write_all(&message).await.expect("write");
+        sent.extend_from_slice(&message);
+        if round % 2 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    // 300 KiB more: reads fill their buffers and grow.
+    let large: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8).collect();
+    client.write_all(&large).await.expect("write");
+    sent.extend_from_slice(&large);
+    client.shutdown().await.expect("shutdown");
+    let mut got = Vec::new();
+    loop {
+        match tokio::time::timeout(WAIT, rx.recv()).await.expect("stuck") {
+            Some(NetEvent::Bytes(conn, bytes)) => {
+                assert_eq!(conn, CONN);
+                assert!(!bytes.is_empty() && bytes.len() <= READ_CHUNK_BYTES);
+                got.extend_from_slice(&bytes);
+            }
+            Some(NetEvent::Closed(conn)) => {
+                assert_eq!(conn, CONN);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(got, sent);
+}
+
+/// Bytes and the end of the stream already there at the first read: both are reported.
+#[tokio::test]
+async fn bytes_then_end_of_stream_in_one_arrival() {
+    let (read, _write, mut client) = pair().await;
+    client.write_all(b"last words").await.expect("write");
+    client.shutdown().await.expect("shutdown");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(read_loop(CONN, read, tx));
+    let first = tokio::time::timeout(WAIT, rx.recv()).await.expect("stuck");
+    assert!(matches!(first, Some(NetEvent::Bytes(CONN, ref b)) if b == b"last words"));
+    let second = tokio::time::timeout(WAIT, rx.recv()).await.expect("stuck");
+    assert!(matches!(second, Some(NetEvent::Closed(CONN))));
+}
