@@ -24,6 +24,11 @@ use std::sync::Arc;
 /// File name prefix of a log segment.
 const SEGMENT_PREFIX: &str = "log.";
 
+/// Appended records are kept in memory until a sync, a new segment, or this many bytes: the
+/// group-commit thread appends once per command (often one txn) and syncs once per batch, and
+/// one write per record was most of its system calls.
+const PENDING_BYTES_MAX: usize = 1 << 20;
+
 /// One segment file, named by the zxid of its first record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Segment {
@@ -320,15 +325,18 @@ impl Log {
         self.roll_pending = true;
     }
 
-    /// Writes `txns` (zxids strictly increasing, above every earlier record) without fsync.
+    /// Queues `txns` (zxids strictly increasing, above every earlier record); they are written
+    /// by the next [`Log::sync`] at the latest, and durable only after it.
     pub(crate) fn append<T: Borrow<Txn>>(&mut self, txns: &[T]) -> Result<(), StorageError> {
         let mut last = self.last_zxid;
         let mut record = Vec::new();
+        // Where this call's records start in `pending` (earlier calls' may precede them).
+        let mut mark = self.pending.len();
         for txn in txns {
             let txn: &Txn = txn.borrow();
             if let Some(previous) = last {
                 if txn.zxid <= previous {
-                    self.pending.clear();
+                    self.pending.truncate(mark);
                     return Err(StorageError::ZxidNotIncreasing {
                         zxid: txn.zxid,
                         previous,
@@ -337,17 +345,20 @@ impl Log {
             }
             record.clear();
             if let Err(error) = encode_record(txn, self.record_bytes_max, &mut record) {
-                self.pending.clear();
+                self.pending.truncate(mark);
                 return Err(error);
             }
             if self.must_roll(record.len()) {
                 self.flush()?;
                 self.start_segment(txn.zxid)?;
+                mark = 0;
             }
             self.pending.extend_from_slice(&record);
             last = Some(txn.zxid);
         }
-        self.flush()?;
+        if self.pending.len() >= PENDING_BYTES_MAX {
+            self.flush()?;
+        }
         self.last_zxid = last;
         Ok(())
     }
@@ -449,6 +460,7 @@ impl Log {
 
     /// Makes every appended record durable; returns the last one's zxid.
     pub(crate) fn sync(&mut self) -> Result<Option<Zxid>, StorageError> {
+        self.flush()?;
         self.sync_active()?;
         if self.dir_dirty {
             sync_dir(&self.dir)?;

@@ -35,11 +35,12 @@ fn segment_names(options: &StorageOptions) -> Vec<String> {
     names
 }
 
-/// Appends 1..=60 (a growing log.1, which wants a spare at 50), waits for the spare, appends
+/// Appends and syncs 1..=60 (a growing log.1, which wants a spare at 50 written), waits for the spare, appends
 /// 61..=`last` (into the spare, now log.61) and syncs.
 fn into_the_spare(options: &StorageOptions, last: i64) -> Storage {
     let (mut storage, _) = open(options);
     storage.append(&txns(1..=60)).expect("append");
+    storage.sync().expect("sync");
     wait_for_spare(&storage);
     storage.append(&txns(61..=last)).expect("append");
     storage.sync().expect("sync");
@@ -67,6 +68,7 @@ fn no_spare_until_the_log_has_taken_enough() {
     assert!(!storage.log.spare_ready());
     assert!(!options.log_dir.join(prealloc::SPARE_NAME).exists());
     storage.append(&txns(50..=50)).expect("append");
+    storage.sync().expect("sync");
     wait_for_spare(&storage);
     assert_eq!(
         len(&options.log_dir.join(prealloc::SPARE_NAME)),

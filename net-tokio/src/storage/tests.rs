@@ -159,6 +159,28 @@ fn append_sync_reopen_round_trip() {
 }
 
 #[test]
+fn appends_reach_the_file_with_the_sync_in_one_write() {
+    let dir = TempDir::new().expect("tempdir");
+    let options = options(&dir, 100);
+    let (mut storage, _) = open(&options);
+    for zxid in 1..=3 {
+        storage.append(&txns(zxid..=zxid)).expect("append");
+    }
+    let path = segment(&options, 1);
+    assert_eq!(fs::metadata(&path).expect("metadata").len(), 0);
+    assert_eq!(storage.stats().log_bytes(), 0);
+    assert_eq!(storage.sync().expect("sync"), Zxid(3));
+    assert_eq!(fs::metadata(&path).expect("metadata").len(), 3 * record_bytes());
+    // A failed append drops its own records, not those queued before it.
+    storage.append(&txns(4..=4)).expect("append");
+    let error = storage.append(&txns(4..=5)).expect_err("repeated zxid");
+    assert!(matches!(error, StorageError::ZxidNotIncreasing { .. }));
+    storage.sync().expect("sync");
+    drop(storage);
+    assert_eq!(open(&options).1.txns, txns(1..=4));
+}
+
+#[test]
 fn torn_tail_is_cut() {
     let dir = TempDir::new().expect("tempdir");
     let options = options(&dir, 100);
