@@ -5,7 +5,9 @@
 //! ZooKeeper trims them. Defaults are ZooKeeper's. Keys Corral does not know are collected in
 //! [`ServerConfig::unknown_keys`] for the caller to warn about; they are not fatal.
 
-use crate::storage::{StorageOptions, RECORD_SLACK_BYTES, SNAP_RETAIN_COUNT_MIN};
+use crate::storage::{
+    StorageOptions, RECORD_SLACK_BYTES, SEGMENT_BYTES_MAX_DEFAULT, SNAP_RETAIN_COUNT_MIN,
+};
 use corral_core::ServerId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -200,6 +202,10 @@ pub struct ServerConfig {
     pub four_letter_words: FourLetterWords,
     /// `jute.maxbuffer`: the largest frame accepted, in bytes.
     pub jute_maxbuffer: usize,
+    /// `preAllocSize` (KiB; ZooKeeper's `zookeeper.preAllocSize` property): the size of a log
+    /// segment, written full of zeros before records go in. 0 turns preallocation off (the
+    /// segments then grow as written, up to the default size).
+    pub pre_alloc_size_kb: u64,
     /// `server.N` lines, by id.
     pub servers: BTreeMap<ServerId, ServerAddr>,
     /// `peerType`.
@@ -238,6 +244,7 @@ impl ServerConfig {
             autopurge_purge_interval_hours: 0,
             four_letter_words: FourLetterWords::default(),
             jute_maxbuffer: JUTE_MAXBUFFER_DEFAULT,
+            pre_alloc_size_kb: SEGMENT_BYTES_MAX_DEFAULT >> 10,
             servers: BTreeMap::new(),
             peer_type: PeerType::Participant,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
@@ -300,6 +307,10 @@ impl ServerConfig {
         options.snap_retain_count = self.autopurge_snap_retain_count.max(SNAP_RETAIN_COUNT_MIN);
         options.purge_interval_hours = self.autopurge_purge_interval_hours;
         options.record_bytes_max = self.jute_maxbuffer.saturating_add(RECORD_SLACK_BYTES);
+        options.preallocate = self.pre_alloc_size_kb > 0;
+        if options.preallocate {
+            options.segment_bytes_max = self.pre_alloc_size_kb.saturating_mul(1024);
+        }
         options
     }
 }
@@ -385,6 +396,7 @@ impl Parsed {
                 config.four_letter_words = FourLetterWords::parse(&entry.value);
             }
             "jute.maxbuffer" => config.jute_maxbuffer = parse_java_int(&entry)?,
+            "preAllocSize" => config.pre_alloc_size_kb = entry.number()?,
             "znode.container.checkIntervalMs" => {
                 config.container_check_interval_ms = entry.number::<u64>()?.max(1)
             }

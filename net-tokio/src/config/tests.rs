@@ -69,7 +69,7 @@ fn every_known_key() {
          clientPortAddress=10.0.0.1\nmaxClientCnxns=0\nminSessionTimeout=500\n\
          maxSessionTimeout=9000\nsnapCount=1000\nautopurge.snapRetainCount=5\n\
          autopurge.purgeInterval=24\n4lw.commands.whitelist=stat, ruok ,conf\n\
-         jute.maxbuffer=0x200000\npeerType=observer\n",
+         jute.maxbuffer=0x200000\npeerType=observer\npreAllocSize=1024\n",
     );
     config.validate().expect("valid");
     assert_eq!(config.tick_time_ms, 100);
@@ -99,6 +99,14 @@ fn every_known_key() {
     assert_eq!(options.snap_retain_count, 5);
     assert_eq!(options.purge_interval_hours, 24);
     assert_eq!(options.record_bytes_max, 0x200000 + RECORD_SLACK_BYTES);
+    assert_eq!(config.pre_alloc_size_kb, 1024);
+    assert!(options.preallocate);
+    assert_eq!(options.segment_bytes_max, 1 << 20);
+    // Preallocation is on by default with 64 MiB segments, and 0 turns it off.
+    assert!(parse("dataDir=/d").storage_options().preallocate);
+    let off = parse("dataDir=/d\npreAllocSize=0").storage_options();
+    assert!(!off.preallocate);
+    assert_eq!(off.segment_bytes_max, 64 << 20);
 }
 
 #[test]

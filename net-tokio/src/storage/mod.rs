@@ -307,13 +307,14 @@ impl Storage {
         Ok(self.log.sync()?.unwrap_or(Zxid::ZERO))
     }
 
-    /// Starts a new log segment with the next append.
+    /// Starts a new log segment with the next append, unless the active one is preallocated
+    /// (see `Log::roll`).
     pub fn roll_log(&mut self) {
         self.log.roll();
     }
 
-    /// Writes the snapshot at `zxid` durably, then rolls the log so that purge can later drop
-    /// the segments it covers. (The storage thread writes snapshots on a thread of their own
+    /// Writes the snapshot at `zxid` durably, then rolls the log (if its segment grows as it is
+    /// written) so that purge can later drop the segments it covers. (The storage thread writes snapshots on a thread of their own
     /// instead, see `commit`.)
     pub fn write_snapshot(&mut self, zxid: Zxid, body: &SnapshotBody) -> Result<(), StorageError> {
         snapshot::write_snapshot(&self.options.data_dir, zxid, body)?;

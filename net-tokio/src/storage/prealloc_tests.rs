@@ -3,6 +3,7 @@
 
 use super::tests::{capture_logs, files, open, options, record_bytes, segment, txns};
 use super::*;
+use corral_core::txn::TxnOp;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -150,19 +151,36 @@ fn zeros_in_a_segment_with_a_successor_are_a_fault() {
 }
 
 #[test]
-fn a_roll_cuts_a_preallocated_segment_to_its_records() {
+fn a_snapshot_roll_keeps_a_preallocated_segment_and_a_full_one_is_cut_to_its_records() {
     let dir = TempDir::new().expect("tempdir");
     let options = preallocated(&dir);
     let mut storage = into_the_spare(&options, 62);
+    // Asked after a snapshot: the zeroed segment goes on.
     storage.roll_log();
-    wait_for_spare(&storage);
     storage.append(&txns(63..=63)).expect("append");
     storage.sync().expect("sync");
-    assert_eq!(len(&segment(&options, 61)), 2 * record_bytes());
     assert_eq!(
-        len(&segment(&options, 63)),
-        SEGMENT_RECORDS * record_bytes()
+        segment_names(&options),
+        [log::segment_name(Zxid(1)), log::segment_name(Zxid(61))]
+    );
+    // A record that does not fit in what is left of log.61 (97 records' room) starts log.64,
+    // and log.61 is cut to its three records first.
+    let mut big = txns(64..=64);
+    let TxnOp::SetData { data, .. } = &mut big[0].op else {
+        unreachable!("txn() makes a setData")
+    };
+    data.resize(97 * record_bytes() as usize, 7);
+    wait_for_spare(&storage);
+    storage.append(&big).expect("append");
+    storage.sync().expect("sync");
+    assert_eq!(len(&segment(&options, 61)), 3 * record_bytes());
+    assert_eq!(
+        len(&segment(&options, 64)),
+        SEGMENT_RECORDS * record_bytes(),
+        "log.64 is the next spare"
     );
     drop(storage);
-    assert_eq!(open(&options).1.txns, txns(1..=63));
+    let mut expected = txns(1..=63);
+    expected.extend(big);
+    assert_eq!(open(&options).1.txns, expected);
 }

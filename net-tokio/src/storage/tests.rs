@@ -170,7 +170,10 @@ fn appends_reach_the_file_with_the_sync_in_one_write() {
     assert_eq!(fs::metadata(&path).expect("metadata").len(), 0);
     assert_eq!(storage.stats().log_bytes(), 0);
     assert_eq!(storage.sync().expect("sync"), Zxid(3));
-    assert_eq!(fs::metadata(&path).expect("metadata").len(), 3 * record_bytes());
+    assert_eq!(
+        fs::metadata(&path).expect("metadata").len(),
+        3 * record_bytes()
+    );
     // A failed append drops its own records, not those queued before it.
     storage.append(&txns(4..=4)).expect("append");
     let error = storage.append(&txns(4..=5)).expect_err("repeated zxid");
