@@ -1,6 +1,10 @@
 //! watch-fanout: N sessions watch one node, one writer sets it, and a round lasts until every
-//! watcher has its notification and has set its watch again. The recorded latency of a round is
-//! from the writer sending setData to the last watcher's notification leaving the socket.
+//! watcher has its notification. The recorded latency of a round is from the writer sending
+//! setData to the last watcher's notification leaving the socket. Only then do the watchers set
+//! their watches again (getData with watch=true), and the next round waits for all of them:
+//! re-arming while notifications are still arriving put the load generator's own getData
+//! traffic (a send per watcher, each delivered on loopback by the sending core) inside the
+//! measured window, for both servers, and on two cores the client's work bounded the round.
 
 use crate::client::{Client, ClientError, Notification};
 use crate::report::{Progress, Recorder};
@@ -10,7 +14,7 @@ use corral_core::jute::{create_mode, err, event, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// A round that has not completed in this long is abandoned and counted as an error.
@@ -51,6 +55,8 @@ pub async fn spawn(
         )));
     }
     let (tx, rx) = mpsc::unbounded_channel();
+    // The coordinator bumps this when a round's notifications are all in: time to re-arm.
+    let (rearm_tx, rearm_rx) = watch::channel(0u64);
     let mut tasks = Vec::with_capacity(watchers);
     for i in 0..watchers {
         let server = servers[i % servers.len()];
@@ -60,10 +66,11 @@ pub async fn spawn(
             events,
             path.clone(),
             tx.clone(),
+            rearm_rx.clone(),
         )));
     }
     Ok(tokio::spawn(async move {
-        let out = coordinate(writer, rx, watchers, path, value, progress).await;
+        let out = coordinate(writer, rx, rearm_tx, watchers, path, value, progress).await;
         for task in tasks {
             task.abort();
         }
@@ -76,6 +83,7 @@ async fn watcher(
     mut events: mpsc::UnboundedReceiver<Notification>,
     path: String,
     tx: mpsc::UnboundedSender<WatcherMessage>,
+    mut rearm: watch::Receiver<u64>,
 ) {
     let arm = Request::GetData {
         path: path.clone(),
@@ -107,6 +115,10 @@ async fn watcher(
                 break;
             }
         }
+        // Not before every watcher of the round is notified.
+        if rearm.changed().await.is_err() {
+            return;
+        }
     }
 }
 
@@ -120,6 +132,7 @@ struct Round {
 async fn coordinate(
     writer: Client,
     mut rx: mpsc::UnboundedReceiver<WatcherMessage>,
+    rearm: watch::Sender<u64>,
     watchers: usize,
     path: String,
     value: Vec<u8>,
@@ -161,6 +174,8 @@ async fn coordinate(
         );
         let result = settled.await;
         let _ = crate::client::wait(write).await;
+        // Every watcher has its notification: let them set their watches again.
+        rearm.send_modify(|round| *round += 1);
         match (result, round.last_notified_at) {
             (Ok(()), Some(last)) if progress.measuring() => {
                 out.recorder.record(last.duration_since(sent_at));
@@ -185,8 +200,8 @@ async fn coordinate(
     out
 }
 
-/// Waits until every watcher is notified and armed again. With `sent_at`, also records each
-/// notification's delay in `each_watcher`.
+/// Without `sent_at`, waits until every watcher is notified and armed again; with it, until every
+/// watcher is notified, recording each notification's delay in `each_watcher`.
 async fn settle(
     rx: &mut mpsc::UnboundedReceiver<WatcherMessage>,
     round: &mut Round,
@@ -195,7 +210,8 @@ async fn settle(
     each_watcher: &mut Recorder,
 ) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
-    while round.armed < watchers || round.notified < watchers {
+    let armed_wanted = if sent_at.is_some() { 0 } else { watchers };
+    while round.armed < armed_wanted || round.notified < watchers {
         let message = match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(message)) => message,
             Ok(None) => return Err("every watcher stopped".to_string()),
