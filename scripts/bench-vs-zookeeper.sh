@@ -239,6 +239,9 @@ standalone() {
         done
     done
     stop "$c_pid" "$z_pid"
+    # A quick run leaves ~10 GB of logs here (a disk that filled up once stopped this machine);
+    # the results and the servers' own logs stay.
+    rm -rf "$data_base/corral-data" "$data_base/zk-data"
 }
 
 # --- Memory after loading, restart time ----------------------------------------------------------
@@ -290,6 +293,7 @@ memory_and_restart() {
         restart_once corral corral 21813 "$round"
         restart_once zookeeper zk 21814 "$round"
     done
+    rm -rf "$data_base/corral-mem-data" "$data_base/zookeeper-mem-data"
 }
 
 # --- 3-node ensembles on loopback, Corral's and ZooKeeper's --------------------------------------
@@ -330,6 +334,7 @@ ensemble() {
         done
     done
     stop "${c_pids[@]}" "${z_pids[@]}"
+    rm -rf "$data_base"/corral-ensemble-[0-9] "$data_base"/zk-ensemble-[0-9]
 }
 
 case "$topology" in
