@@ -1,7 +1,7 @@
 //! Preallocated log segments: the log moves to a zeroed spare once it has written enough to
 //! want one, records in it read back, and the zeros never hide or resurrect anything.
 
-use super::tests::{capture_logs, files, open, options, record_bytes, segment, txns};
+use super::tests::{capture_logs, files, logged, open, options, record_bytes, segment, txns};
 use super::*;
 use corral_core::txn::TxnOp;
 use std::time::{Duration, Instant};
@@ -130,11 +130,7 @@ fn records_after_lost_ones_are_not_resurrected_by_later_appends() {
 #[test]
 fn zeros_in_a_segment_with_a_successor_are_a_fault() {
     let dir = TempDir::new().expect("tempdir");
-    let options = options(&dir, 3);
-    let (mut storage, _) = open(&options);
-    storage.append(&txns(1..=6)).expect("append");
-    storage.sync().expect("sync");
-    drop(storage);
+    let options = logged(&dir, 3, 6);
     // log.1 holds 1..=3, log.4 holds 4..=6; zero the last record of log.1.
     let path = segment(&options, 1);
     let mut bytes = fs::read(&path).expect("read");

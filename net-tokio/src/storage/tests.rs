@@ -49,6 +49,16 @@ pub(crate) fn open(options: &StorageOptions) -> (Storage, Recovered) {
     Storage::open(options.clone()).expect("open")
 }
 
+/// Options in `dir` (segments of `records_per_segment`) whose log holds txns 1..=`last`, synced
+/// and closed.
+pub(crate) fn logged(dir: &TempDir, records_per_segment: u64, last: i64) -> StorageOptions {
+    let options = options(dir, records_per_segment);
+    let (mut storage, _) = open(&options);
+    storage.append(&txns(1..=last)).expect("append");
+    storage.sync().expect("sync");
+    options
+}
+
 pub(crate) fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("read_dir")
@@ -186,11 +196,7 @@ fn appends_reach_the_file_with_the_sync_in_one_write() {
 #[test]
 fn torn_tail_is_cut() {
     let dir = TempDir::new().expect("tempdir");
-    let options = options(&dir, 100);
-    let (mut storage, _) = open(&options);
-    storage.append(&txns(1..=5)).expect("append");
-    storage.sync().expect("sync");
-    drop(storage);
+    let options = logged(&dir, 100, 5);
     let path = segment(&options, 1);
     let whole = 5 * record_bytes();
     let file = fs::OpenOptions::new()
@@ -220,11 +226,7 @@ fn torn_tail_is_cut() {
 #[test]
 fn flipped_byte_drops_that_record_and_everything_after() {
     let dir = TempDir::new().expect("tempdir");
-    let options = options(&dir, 3);
-    let (mut storage, _) = open(&options);
-    storage.append(&txns(1..=9)).expect("append");
-    storage.sync().expect("sync");
-    drop(storage);
+    let options = logged(&dir, 3, 9);
     // Segments log.1, log.4, log.7; damage txn 5, the middle record of log.4.
     let path = segment(&options, 4);
     let mut bytes = fs::read(&path).expect("read");
