@@ -5,6 +5,7 @@
 # Times are printed, never compared with a threshold: CI machines are too noisy for that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/zoo-cfg.sh
 
 cargo build --bin corral --bin corral-bench
 target_dir="$(cargo metadata --format-version 1 --no-deps |
@@ -24,13 +25,7 @@ trap cleanup EXIT
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mkdir -p "$work/data"
-cat >"$work/zoo.cfg" <<EOF
-tickTime=2000
-dataDir=$work/data
-clientPort=$port
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-EOF
+write_zoo_cfg "$work/zoo.cfg" "$work/data" "$port"
 "$bin/corral" --config "$work/zoo.cfg" >"$work/corral.log" 2>&1 &
 server_pid=$!
 bench=("$bin/corral-bench" --server "127.0.0.1:$port")

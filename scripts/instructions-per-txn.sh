@@ -12,6 +12,7 @@
 # Needs valgrind (apt-get install valgrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/zoo-cfg.sh
 
 workload=set
 binary=""
@@ -36,14 +37,7 @@ bench="$target_dir/release/corral-bench"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/corral-callgrind.XXXXXX")"
 port=$((22000 + RANDOM % 2000))
-cat >"$work/zoo.cfg" <<EOF
-tickTime=2000
-dataDir=$work/data
-clientPort=$port
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-snapCount=100000
-EOF
+write_zoo_cfg "$work/zoo.cfg" "$work/data" "$port" snapCount=100000
 RUST_LOG=warn valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
     --callgrind-out-file="$work/callgrind.out" \
     "$binary" --config "$work/zoo.cfg" >"$work/server.log" 2>&1 &
