@@ -23,7 +23,7 @@ use crate::tree::TTL_MS_MAX;
 struct PendingNode {
     /// As clients would see it (only versions, counts and times are read here).
     stat: Stat,
-    acl: Vec<Acl>,
+    acl: Arc<[Acl]>,
     kind: NodeKind,
     /// Children ever created: the next sequential suffix (ZooKeeper's stored cversion).
     child_creates: i32,
@@ -90,7 +90,7 @@ impl Prep {
         let (node, acl, kind) = tree.view(path)?;
         Some(PendingNode {
             stat: node.stat,
-            acl: acl.to_vec(),
+            acl,
             kind,
             child_creates: node.child_creates(),
         })
@@ -254,7 +254,7 @@ impl Prep {
         self.set(&full[..parent_end], Some(parent), cx.zxid);
         let node = PendingNode {
             stat: new_stat(cx, &kind, c.data.len()),
-            acl: acl.clone(),
+            acl: Arc::from(acl.as_slice()),
             kind,
             child_creates: 0,
         };
@@ -368,7 +368,7 @@ impl Prep {
         }
         let aversion = check_version(node.stat.aversion, version)?;
         node.stat.aversion = aversion;
-        node.acl = acl.clone();
+        node.acl = Arc::from(acl.as_slice());
         self.set(p, Some(node), cx.zxid);
         Ok(TxnOp::SetAcl {
             path,

@@ -9,6 +9,7 @@ use super::digest;
 use crate::jute::Acl;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Index of an ACL list in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -20,7 +21,9 @@ pub(crate) const ACL_LISTS_MAX: usize = u32::MAX as usize;
 /// One slot: a live list has `refs > 0`; a free slot has `refs == 0` and an empty list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AclEntry {
-    acl: Vec<Acl>,
+    /// Shared with the writes being prepared that read it (a reference count, not a copy of the
+    /// list and its strings per setData); serialized as the list itself.
+    acl: Arc<[Acl]>,
     refs: u32,
 }
 
@@ -46,7 +49,7 @@ impl AclTable {
             return AclId(slot);
         }
         let entry = AclEntry {
-            acl: acl.to_vec(),
+            acl: Arc::from(acl),
             refs: 1,
         };
         let hash = digest::acl_hash(acl);
@@ -75,8 +78,8 @@ impl AclTable {
         assert!(entry.refs > 0, "release of free ACL slot {}", id.0);
         entry.refs -= 1;
         if entry.refs == 0 {
-            let acl = std::mem::take(&mut entry.acl);
-            self.index.remove(&acl);
+            let acl = std::mem::replace(&mut entry.acl, Arc::new([]));
+            self.index.remove(&*acl);
             self.hashes[id.0 as usize] = 0;
             self.free.insert(id.0);
         }
@@ -85,6 +88,13 @@ impl AclTable {
     /// The list in a slot (empty for an unknown or free slot).
     pub(crate) fn get(&self, id: AclId) -> &[Acl] {
         self.entries.get(id.0 as usize).map_or(&[], |e| &e.acl)
+    }
+
+    /// The list in a slot, shared (empty for an unknown or free slot).
+    pub(crate) fn shared(&self, id: AclId) -> Arc<[Acl]> {
+        self.entries
+            .get(id.0 as usize)
+            .map_or_else(|| Arc::from([]), |e| Arc::clone(&e.acl))
     }
 
     /// The content hash of a slot's list.
@@ -129,7 +139,7 @@ impl AclTable {
                 table.hashes.push(0);
                 continue;
             }
-            if table.index.insert(entry.acl.clone(), slot).is_some() {
+            if table.index.insert(entry.acl.to_vec(), slot).is_some() {
                 return Err(format!("ACL slot {slot} duplicates another slot"));
             }
             table.hashes.push(digest::acl_hash(&entry.acl));
@@ -177,7 +187,7 @@ mod tests {
     #[test]
     fn rejects_duplicate_live_slots() {
         let e = AclEntry {
-            acl: read_only(),
+            acl: read_only().into(),
             refs: 1,
         };
         assert!(AclTable::from_entries(vec![e.clone(), e]).is_err());

@@ -41,6 +41,7 @@ use crate::txn::NodeKind;
 use acl_table::AclTable;
 use path::{child_prefix, KeyParts, Parts};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use table::NodeTable;
 use znode::{KindTag, Node};
 
@@ -146,11 +147,11 @@ impl DataTree {
 
     /// The node at `path` with its ACL and kind, found with one lookup (the request path's
     /// common case).
-    pub fn view(&self, path: &str) -> Option<(Znode<'_>, &[Acl], NodeKind)> {
+    pub fn view(&self, path: &str) -> Option<(Znode<'_>, Arc<[Acl]>, NodeKind)> {
         let node = self.node(path)?;
         Some((
             node.view(),
-            self.acls.get(node.acl),
+            self.acls.shared(node.acl),
             self.kind_of(path, node),
         ))
     }
