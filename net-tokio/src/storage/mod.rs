@@ -7,8 +7,8 @@
 //!
 //! On disk, in `log_dir`: segments `log.<first zxid as 16 hex digits>` of records
 //! `[u32 LE length][u32 LE crc32c][bincode Txn]`, the newest possibly followed by zeros (it was
-//! preallocated), and `log.spare`, the next segment being zeroed; in `data_dir`: `snapshot.<zxid as 16 hex>`
-//! files `[b"CORRSNP1"][u64 LE zxid][u32 LE crc32c][body]`.
+//! preallocated), and `log.spare`, the next segment being zeroed; in `data_dir`:
+//! `snapshot.<zxid as 16 hex>` files `[b"CORRSNP1"][u64 LE zxid][u32 LE crc32c][body]`.
 
 mod commit;
 mod install;
@@ -314,8 +314,8 @@ impl Storage {
     }
 
     /// Writes the snapshot at `zxid` durably, then rolls the log (if its segment grows as it is
-    /// written) so that purge can later drop the segments it covers. (The storage thread writes snapshots on a thread of their own
-    /// instead, see `commit`.)
+    /// written) so that purge can later drop the segments it covers. (The storage thread writes
+    /// snapshots on a thread of their own instead, see `commit`.)
     pub fn write_snapshot(&mut self, zxid: Zxid, body: &SnapshotBody) -> Result<(), StorageError> {
         snapshot::write_snapshot(&self.options.data_dir, zxid, body)?;
         self.log.roll();

@@ -47,7 +47,9 @@ enum State {
     /// Nothing asked for yet.
     Idle,
     Preparing(Job),
-    /// The last preparation failed (e.g. a full disk); the next segment boundary retries.
+    /// The preparing thread could not be started; the next segment boundary retries. (A
+    /// preparation that fails on the disk, e.g. when it is full, ends as a finished `Preparing`
+    /// job that is not `ready`, and is retried the same way.)
     Failed,
 }
 

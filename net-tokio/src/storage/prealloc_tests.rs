@@ -1,7 +1,9 @@
 //! Preallocated log segments: the log moves to a zeroed spare once it has written enough to
 //! want one, records in it read back, and the zeros never hide or resurrect anything.
 
-use super::tests::{capture_logs, files, logged, open, options, record_bytes, segment, txns};
+use super::tests::{
+    capture_logs, damage, files, logged, open, options, record_bytes, segment, txns,
+};
 use super::*;
 use corral_core::txn::TxnOp;
 use std::time::{Duration, Instant};
@@ -101,11 +103,10 @@ fn records_after_lost_ones_are_not_resurrected_by_later_appends() {
     let dir = TempDir::new().expect("tempdir");
     let options = preallocated(&dir);
     drop(into_the_spare(&options, 80));
-    let path = segment(&options, 61);
-    let mut bytes = fs::read(&path).expect("read");
     let rb = record_bytes() as usize;
-    bytes[10 * rb..12 * rb].fill(0); // txns 71 and 72
-    fs::write(&path, &bytes).expect("write");
+    damage(&segment(&options, 61), |bytes| {
+        bytes[10 * rb..12 * rb].fill(0)
+    }); // txns 71, 72
 
     let (mut storage, recovered) = open(&options);
     assert_eq!(recovered.txns, txns(1..=70));
@@ -132,11 +133,8 @@ fn zeros_in_a_segment_with_a_successor_are_a_fault() {
     let dir = TempDir::new().expect("tempdir");
     let options = logged(&dir, 3, 6);
     // log.1 holds 1..=3, log.4 holds 4..=6; zero the last record of log.1.
-    let path = segment(&options, 1);
-    let mut bytes = fs::read(&path).expect("read");
     let rb = record_bytes() as usize;
-    bytes[2 * rb..].fill(0);
-    fs::write(&path, &bytes).expect("write");
+    damage(&segment(&options, 1), |bytes| bytes[2 * rb..].fill(0));
 
     let logs = capture_logs(|| {
         let (_, recovered) = open(&options);

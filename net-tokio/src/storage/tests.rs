@@ -49,6 +49,13 @@ pub(crate) fn open(options: &StorageOptions) -> (Storage, Recovered) {
     Storage::open(options.clone()).expect("open")
 }
 
+/// Rewrites the file at `path` through `edit`: damage done to a log or a snapshot on disk.
+pub(crate) fn damage(path: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
+    let mut bytes = fs::read(path).expect("read");
+    edit(&mut bytes);
+    fs::write(path, bytes).expect("write");
+}
+
 /// Options in `dir` (segments of `records_per_segment`) whose log holds txns 1..=`last`, synced
 /// and closed.
 pub(crate) fn logged(dir: &TempDir, records_per_segment: u64, last: i64) -> StorageOptions {
@@ -229,10 +236,8 @@ fn flipped_byte_drops_that_record_and_everything_after() {
     let options = logged(&dir, 3, 9);
     // Segments log.1, log.4, log.7; damage txn 5, the middle record of log.4.
     let path = segment(&options, 4);
-    let mut bytes = fs::read(&path).expect("read");
     let middle = (record_bytes() + record_bytes() / 2) as usize;
-    bytes[middle] ^= 0x10;
-    fs::write(&path, bytes).expect("write");
+    damage(&path, |bytes| bytes[middle] ^= 0x10);
 
     let logs = capture_logs(|| {
         let (_, recovered) = open(&options);
@@ -274,10 +279,10 @@ fn corrupt_newest_snapshot_falls_back_to_the_previous() {
     assert_eq!(open(&options).1.txns, txns(7..=8));
 
     let path = snapshot::snapshot_path(&options.data_dir, Zxid(6));
-    let mut bytes = fs::read(&path).expect("read");
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1;
-    fs::write(&path, bytes).expect("write");
+    damage(&path, |bytes| {
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+    });
     let (_, recovered) = open(&options);
     assert_eq!(recovered.snapshot, Some((Zxid(3), b"state at 3".to_vec())));
     assert_eq!(recovered.txns, txns(4..=8));
@@ -544,10 +549,10 @@ fn a_state_snapshot_is_streamed_to_disk_and_decoded_while_read() {
 
     // A flipped byte anywhere in the body makes the checksum fail: no snapshot at all.
     let path = snapshot::snapshot_path(&options.data_dir, zxid);
-    let mut file = fs::read(&path).expect("read");
-    let middle = file.len() / 2;
-    file[middle] ^= 0x10;
-    fs::write(&path, file).expect("write");
+    damage(&path, |file| {
+        let middle = file.len() / 2;
+        file[middle] ^= 0x10;
+    });
     let (_, recovered) = Storage::open_with(options.clone(), sink).expect("open");
     assert!(recovered.snapshot.is_none());
 }
