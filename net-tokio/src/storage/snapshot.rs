@@ -245,9 +245,6 @@ fn read_full(file: &mut File, buf: &mut [u8], path: &Path) -> Result<usize, Stor
     Ok(filled)
 }
 
-/// A snapshot being written is flushed to disk every this many bytes.
-const SNAPSHOT_SYNC_BYTES: usize = 256 << 10;
-
 /// Writes the snapshot at `zxid` durably: streamed to a temp file, checksum filled in, fsync,
 /// rename, directory fsync.
 pub(crate) fn write_snapshot(
@@ -267,23 +264,13 @@ pub(crate) fn write_snapshot(
         .map_err(io_error("create", &temp))?;
     let mut crc = 0u32;
     let mut bytes = 0u64;
-    let mut unsynced = 0usize;
     let written = file
         .write_all(&header(zxid, 0))
         .and_then(|()| {
             body.write_chunks(|chunk| {
                 crc = crc32c::crc32c_append(crc, chunk);
                 bytes += chunk.len() as u64;
-                file.write_all(chunk)?;
-                // Flushed as it goes: one fsync of the whole file at the end queued megabytes
-                // in front of the log's own fsyncs, a latency spike for every write in flight
-                // at each snapshot.
-                unsynced += chunk.len();
-                if unsynced >= SNAPSHOT_SYNC_BYTES {
-                    unsynced = 0;
-                    file.sync_data()?;
-                }
-                Ok(())
+                file.write_all(chunk)
             })
         })
         .and_then(|()| file.seek(SeekFrom::Start(0)))
