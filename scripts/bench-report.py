@@ -27,25 +27,26 @@ def ratio(c, z):
 
 runs = [json.loads(l) for l in (results / "runs.jsonl").read_text().splitlines()] \
     if (results / "runs.jsonl").exists() else []
+def figure_of(rows, server, w, f):
+    return med([f(r) for r in rows if r["server"] == server and r["result"]["workload"] == w])
+
+ops = lambda r: r["result"]["ops_per_s"]
+p = lambda q: (lambda r: r["result"]["latency_us"][q] / 1000)
+# Server CPU over the whole run (setup, warm-up and cleanup included) per measured op: an upper
+# bound, comparable between the servers because both do the same extra work.
+cpu = lambda r: r["server_cpu_s"] * 1e6 / max(r["result"]["ops"], 1)
+
 for topo in ("standalone", "ensemble"):
-    rows = [r for r in runs if r["topology"] == topo]
+    rows = [r for r in runs if r["topology"] == topo and r.get("phase", "closed") == "closed"]
     if not rows:
         continue
-    print(f"### {topo}: median of {facts['rounds']} rounds")
+    print(f"### {topo}, closed loop (same concurrency): median of {facts['rounds']} rounds")
     print()
     print("| workload | ops/s Corral | ops/s ZooKeeper | ratio | p50 ms C / Z | ratio "
           "| p99 ms C / Z | ratio | p99.9 ms C / Z | server CPU µs/op C / Z |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    workloads = list(dict.fromkeys(r["result"]["workload"] for r in rows))
-    for w in workloads:
-        def figure(server, f):
-            return med([f(r) for r in rows if r["server"] == server
-                        and r["result"]["workload"] == w])
-        ops = lambda r: r["result"]["ops_per_s"]
-        p = lambda q: (lambda r: r["result"]["latency_us"][q] / 1000)
-        # Server CPU over the whole run (setup, warm-up and cleanup included) per measured op:
-        # an upper bound, comparable between the servers because both do the same extra work.
-        cpu = lambda r: r["server_cpu_s"] * 1e6 / max(r["result"]["ops"], 1)
+    for w in dict.fromkeys(r["result"]["workload"] for r in rows):
+        figure = lambda server, f: figure_of(rows, server, w, f)
         c_ops, z_ops = figure("corral", ops), figure("zookeeper", ops)
         c50, z50 = figure("corral", p("p50")), figure("zookeeper", p("p50"))
         c99, z99 = figure("corral", p("p99")), figure("zookeeper", p("p99"))
@@ -56,6 +57,30 @@ for topo in ("standalone", "ensemble"):
               f"| {fmt(c99, 2)} / {fmt(z99, 2)} | {ratio(c99, z99)} "
               f"| {fmt(c999, 2)} / {fmt(z999, 2)} | {fmt(ccpu)} / {fmt(zcpu)} |")
     print()
+    phases = dict.fromkeys(r["phase"] for r in runs
+                           if r["topology"] == topo and r.get("phase", "closed") != "closed")
+    for phase in phases:
+        rows = [r for r in runs if r["topology"] == topo and r.get("phase") == phase]
+        print(f"### {topo}, the same load: a fixed rate of {phase} x ZooKeeper's closed-loop "
+              f"median, median of {facts['rounds']} rounds")
+        print()
+        print("| workload | offered /s | achieved /s C / Z | p50 ms C / Z | ratio "
+              "| p99 ms C / Z | ratio | p99.9 ms C / Z | ratio | server CPU µs/op C / Z |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for w in dict.fromkeys(r["result"]["workload"] for r in rows):
+            figure = lambda server, f: figure_of(rows, server, w, f)
+            offered = figure("corral", lambda r: r["result"]["rate"])
+            c_ops, z_ops = figure("corral", ops), figure("zookeeper", ops)
+            c50, z50 = figure("corral", p("p50")), figure("zookeeper", p("p50"))
+            c99, z99 = figure("corral", p("p99")), figure("zookeeper", p("p99"))
+            c999, z999 = figure("corral", p("p999")), figure("zookeeper", p("p999"))
+            ccpu, zcpu = figure("corral", cpu), figure("zookeeper", cpu)
+            print(f"| {w} | {fmt(offered)} | {fmt(c_ops)} / {fmt(z_ops)} "
+                  f"| {fmt(c50, 2)} / {fmt(z50, 2)} | {ratio(c50, z50)} "
+                  f"| {fmt(c99, 2)} / {fmt(z99, 2)} | {ratio(c99, z99)} "
+                  f"| {fmt(c999, 2)} / {fmt(z999, 2)} | {ratio(c999, z999)} "
+                  f"| {fmt(ccpu)} / {fmt(zcpu)} |")
+        print()
 
 mem_path = results / "memory.jsonl"
 if mem_path.exists():

@@ -4,6 +4,7 @@
 #   scripts/bench-vs-zookeeper.sh [--quick | --full] [--topology standalone|ensemble|all]
 #                                 [--rounds N] [--data-base DIR]
 #                                 [--workloads create,set,...] [--watchers N]
+#                                 [--rate-fractions 0.5,0.8 | none]
 #   --topology memory runs only the memory and restart measurements.
 #   --workloads runs only the named workloads; --watchers sets watch-fanout's watcher count
 #   (quick 100, full 1000; 10000 needs an open-file limit above 10000, see ulimit -n).
@@ -12,7 +13,9 @@
 # ZooKeeper's forceSync=yes, Corral always fdatasyncs before it answers a write) and data
 # directories on the same disk, on loopback. Each workload runs alternately on Corral and on
 # ZooKeeper (A B A B ..., at least 3 rounds each); the report gives the median of the rounds and
-# the ratio Corral / ZooKeeper. Then, standalone only: resident memory after loading N znodes of
+# the ratio Corral / ZooKeeper. Then the same load for both: each workload again at fixed rates
+# (corral-bench --rate), each a fraction of ZooKeeper's closed-loop median in this run
+# (--rate-fractions, default 0.5 and 0.8), alternating as before. Then, standalone only: resident memory after loading N znodes of
 # 100 bytes, and restart time (process start to the first served read of that data).
 #
 # Installs Apache ZooKeeper from Debian (package zookeeper) when its jar is missing. The 3-node
@@ -26,6 +29,7 @@ rounds=3
 data_base=""
 only_workloads=""
 watchers_override=""
+rate_fractions="0.5,0.8"
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) mode=quick ;;
@@ -35,7 +39,8 @@ while [ $# -gt 0 ]; do
     --data-base) data_base="$2"; shift ;;
     --workloads) only_workloads="$2"; shift ;;
     --watchers) watchers_override="$2"; shift ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    --rate-fractions) rate_fractions="$2"; shift ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -53,6 +58,10 @@ fi
 workloads=(create set get mixed multi ephemeral-churn watch-fanout)
 if [ -n "$only_workloads" ]; then
     IFS=, read -r -a workloads <<<"$only_workloads"
+fi
+fractions=()
+if [ "$rate_fractions" != none ]; then
+    IFS=, read -r -a fractions <<<"$rate_fractions"
 fi
 if [ -n "$watchers_override" ]; then
     watchers="$watchers_override"
@@ -133,6 +142,7 @@ fsync_ms="$(fsync_floor_ms)"
     echo "keys=$keys"
     echo "watchers=$watchers"
     echo "mem_keys=$mem_keys"
+    echo "rate_fractions=$rate_fractions"
 } >"$results/machine.txt"
 cat "$results/machine.txt"
 
@@ -203,21 +213,58 @@ rss_kib() {
     awk '/VmRSS/ {print $2}' "/proc/$1/status"
 }
 
-# run_one TOPOLOGY SERVER_LABEL ROUND WORKLOAD ADDRESSES PIDS...
+# run_one TOPOLOGY SERVER_LABEL ROUND WORKLOAD PHASE ADDRESSES PIDS...
+# PHASE: "closed" (closed loop), or a fraction F: a fixed rate of F times ZooKeeper's closed-loop
+# median ops/s for this workload and topology, from this run's earlier rounds.
 run_one() {
-    local topo="$1" label="$2" round="$3" workload="$4" addrs="$5"
-    shift 5
+    local topo="$1" label="$2" round="$3" workload="$4" phase="$5" addrs="$6"
+    shift 6
     local args=(--clients "$clients" --in-flight "$in_flight" --keys "$keys")
     [ "$workload" = watch-fanout ] && args=(--clients "$watchers")
+    local rate=null
+    if [ "$phase" != closed ]; then
+        rate="$(closed_loop_rate "$topo" "$workload" "$phase")"
+        args+=(--rate "$rate")
+    fi
     local before after line
     before="$(cpu_ticks "$@")"
-    echo "== $topo round $round: $workload on $label" >&2
+    local what="closed loop"
+    [ "$rate" = null ] || what="$rate/s, $phase of ZooKeeper's closed loop"
+    echo "== $topo round $round: $workload on $label ($what)" >&2
     line="$("$bench_bin" --server "$addrs" run --workload "$workload" "${args[@]}" \
         --duration-s "$duration_s" --warmup-s "$warmup_s" --quiet | tail -n 1)"
     after="$(cpu_ticks "$@")"
     echo "   $line" >&2
-    echo "{\"topology\":\"$topo\",\"server\":\"$label\",\"round\":$round,\"server_cpu_s\":$(((after - before) / clk_tck)).$(printf '%02d' $(((after - before) % clk_tck * 100 / clk_tck))),\"result\":$line}" \
+    echo "{\"topology\":\"$topo\",\"server\":\"$label\",\"round\":$round,\"phase\":\"$phase\",\"server_cpu_s\":$(((after - before) / clk_tck)).$(printf '%02d' $(((after - before) % clk_tck * 100 / clk_tck))),\"result\":$line}" \
         >>"$results/runs.jsonl"
+}
+
+# closed_loop_rate TOPOLOGY WORKLOAD FRACTION: FRACTION x ZooKeeper's median closed-loop ops/s.
+closed_loop_rate() {
+    python3 - "$results/runs.jsonl" "$1" "$2" "$3" <<'PY'
+import json, statistics, sys
+path, topo, workload, fraction = sys.argv[1:]
+rates = [r["result"]["ops_per_s"] for r in map(json.loads, open(path))
+         if r["topology"] == topo and r["server"] == "zookeeper" and r.get("phase") == "closed"
+         and r["result"]["workload"] == workload]
+print(f"{float(fraction) * statistics.median(rates):.0f}")
+PY
+}
+
+# rounds_on TOPOLOGY CORRAL_ADDRS ZK_ADDRS "CORRAL_PIDS" "ZK_PIDS": every workload, closed loop,
+# then at each fixed rate, alternating Corral and ZooKeeper.
+rounds_on() {
+    local topo="$1" c_addrs="$2" z_addrs="$3" c_pids="$4" z_pids="$5" phase round workload
+    for phase in closed "${fractions[@]}"; do
+        for round in $(seq 1 "$rounds"); do
+            for workload in "${workloads[@]}"; do
+                # shellcheck disable=SC2086 # the pid lists split into arguments
+                run_one "$topo" corral "$round" "$workload" "$phase" "$c_addrs" $c_pids
+                # shellcheck disable=SC2086
+                run_one "$topo" zookeeper "$round" "$workload" "$phase" "$z_addrs" $z_pids
+            done
+        done
+    done
 }
 
 # --- Standalone --------------------------------------------------------------------------------
@@ -231,13 +278,7 @@ standalone() {
     local z_pid=$started_pid
     wait_ready 127.0.0.1:21811
     wait_ready 127.0.0.1:21812
-    local round workload
-    for round in $(seq 1 "$rounds"); do
-        for workload in "${workloads[@]}"; do
-            run_one standalone corral "$round" "$workload" 127.0.0.1:21811 "$c_pid"
-            run_one standalone zookeeper "$round" "$workload" 127.0.0.1:21812 "$z_pid"
-        done
-    done
+    rounds_on standalone 127.0.0.1:21811 127.0.0.1:21812 "$c_pid" "$z_pid"
     stop "$c_pid" "$z_pid"
     # A quick run leaves ~10 GB of logs here (a disk that filled up once stopped this machine);
     # the results and the servers' own logs stay.
@@ -326,13 +367,7 @@ ensemble() {
     local c_pids=("${ens_pids[@]}") c_addrs="$ens_addrs"
     start_ensemble zk-peer zk 21820 21830 21840
     local z_pids=("${ens_pids[@]}") z_addrs="$ens_addrs"
-    local round workload
-    for round in $(seq 1 "$rounds"); do
-        for workload in "${workloads[@]}"; do
-            run_one ensemble corral "$round" "$workload" "$c_addrs" "${c_pids[@]}"
-            run_one ensemble zookeeper "$round" "$workload" "$z_addrs" "${z_pids[@]}"
-        done
-    done
+    rounds_on ensemble "$c_addrs" "$z_addrs" "${c_pids[*]}" "${z_pids[*]}"
     stop "${c_pids[@]}" "${z_pids[@]}"
     rm -rf "$data_base"/corral-ensemble-[0-9] "$data_base"/zk-ensemble-[0-9]
 }

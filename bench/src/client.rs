@@ -191,7 +191,14 @@ impl Client {
 
 /// Waits for a reply future, turning a lost connection into [`ClientError::Closed`].
 pub async fn wait(future: ReplyFuture) -> Result<Reply, ClientError> {
-    match future.await {
+    into_reply(future.await)
+}
+
+/// What a [`ReplyFuture`] resolved to, with a lost connection turned into [`ClientError::Closed`].
+pub fn into_reply(
+    received: Result<Result<Reply, String>, oneshot::error::RecvError>,
+) -> Result<Reply, ClientError> {
+    match received {
         Ok(Ok(reply)) => Ok(reply),
         Ok(Err(reason)) => Err(ClientError::Closed(reason)),
         Err(_) => Err(ClientError::Closed("client dropped".to_string())),

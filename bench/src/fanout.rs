@@ -7,6 +7,7 @@
 //! measured window, for both servers, and on two cores the client's work bounded the round.
 
 use crate::client::{Client, ClientError, Notification};
+use crate::pace::{self, Pacer};
 use crate::report::{Progress, Recorder};
 use crate::tree::create_request;
 use crate::workload::WorkerOutput;
@@ -38,6 +39,7 @@ pub async fn spawn(
     watchers: usize,
     path: String,
     value: Vec<u8>,
+    rate: Option<f64>,
     progress: Arc<Progress>,
 ) -> Result<JoinHandle<WorkerOutput>, ClientError> {
     let (writer, _) = Client::connect(servers[0], session_timeout_ms).await?;
@@ -70,7 +72,13 @@ pub async fn spawn(
         )));
     }
     Ok(tokio::spawn(async move {
-        let out = coordinate(writer, rx, rearm_tx, watchers, path, value, progress).await;
+        let pacer = rate.map(|rate| Pacer::new(rate, 1, 0, Instant::now()));
+        let rounds = Rounds {
+            watchers,
+            pacer,
+            progress,
+        };
+        let out = coordinate(writer, rx, rearm_tx, rounds, path, value).await;
         for task in tasks {
             task.abort();
         }
@@ -129,15 +137,27 @@ struct Round {
     last_notified_at: Option<Instant>,
 }
 
+/// How the rounds run: how many watchers each waits for, on what schedule (`None`: each round
+/// right after the last), until when.
+struct Rounds {
+    watchers: usize,
+    pacer: Option<Pacer>,
+    progress: Arc<Progress>,
+}
+
 async fn coordinate(
     writer: Client,
     mut rx: mpsc::UnboundedReceiver<WatcherMessage>,
     rearm: watch::Sender<u64>,
-    watchers: usize,
+    rounds: Rounds,
     path: String,
     value: Vec<u8>,
-    progress: Arc<Progress>,
 ) -> WorkerOutput {
+    let Rounds {
+        watchers,
+        mut pacer,
+        progress,
+    } = rounds;
     let mut out = WorkerOutput::default();
     let mut each_watcher = Recorder::new();
     let set = Request::SetData {
@@ -163,7 +183,12 @@ async fn coordinate(
             notified: 0,
             last_notified_at: None,
         };
-        let sent_at = Instant::now();
+        // At a fixed rate, a round whose turn came while the last one (or its re-arming) was
+        // still running is timed from its turn.
+        let sent_at = match &mut pacer {
+            None => Instant::now(),
+            Some(pacer) => pace::wait_turn(pacer).await,
+        };
         let write = writer.send(&set);
         let settled = settle(
             &mut rx,

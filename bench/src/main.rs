@@ -12,6 +12,7 @@
 
 mod client;
 mod fanout;
+mod pace;
 mod report;
 mod tree;
 mod workload;
@@ -124,6 +125,18 @@ struct RunArgs {
     /// Leave the prepared keys in place.
     #[arg(long)]
     keep: bool,
+    /// Offer this many operations per second in all (rounds for watch-fanout, cycles for
+    /// ephemeral-churn) on a fixed schedule instead of a closed loop; `--in-flight` caps each
+    /// session, and an operation kept waiting by that cap is timed from when it fell due.
+    #[arg(long, value_parser = positive_rate)]
+    rate: Option<f64>,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
+        _ => Err(format!("{text:?} is not a positive number")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -171,6 +184,7 @@ async fn dispatch(cli: Cli) -> Result<(), ClientError> {
                 seed: args.seed,
                 progress: !args.quiet,
                 keep: args.keep,
+                rate: args.rate,
             };
             let summary = workload::run(opts).await?;
             print!("{}", summary.table());

@@ -143,6 +143,8 @@ pub struct Summary {
     pub keys: usize,
     /// The timed phase's real length.
     pub elapsed: Duration,
+    /// The offered rate (operations per second) of a fixed-rate run; `None` for a closed loop.
+    pub rate: Option<f64>,
     /// Everything the workers measured, merged.
     pub recorder: Recorder,
     /// Workload-specific extra figures (name, value).
@@ -196,6 +198,9 @@ impl Summary {
             if self.recorder.ops == 0 { 0 } else { h.max() } as f64 / 1e3,
             self.recorder.errors,
         ));
+        if let Some(rate) = self.rate {
+            out.push_str(&format!("  offered rate: {rate:.0}/s\n"));
+        }
         for (name, value) in &self.extra {
             out.push_str(&format!("  {name}: {value:.3}\n"));
         }
@@ -216,6 +221,7 @@ impl Summary {
             "value_bytes": self.value_bytes,
             "keys": self.keys,
             "duration_s": self.elapsed.as_secs_f64(),
+            "rate": self.rate,
             "ops": self.recorder.ops,
             "errors": self.recorder.errors,
             "ops_per_s": self.ops_per_s(),

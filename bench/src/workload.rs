@@ -1,7 +1,8 @@
 //! The timed workloads and the phase that runs them: prepare, warm up, measure, drain, clean up.
 
-use crate::client::{wait, Client, ClientError, ReplyFuture};
+use crate::client::{self, Client, ClientError, ReplyFuture};
 use crate::fanout;
+use crate::pace::{self, Pacer};
 use crate::report::{progress_line, Progress, Recorder, Summary};
 use crate::tree::{self, create_request, key_path};
 use clap::ValueEnum;
@@ -84,6 +85,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Leave the prepared keys in place at the end.
     pub keep: bool,
+    /// Operations offered per second over all sessions (rounds per second for watch-fanout,
+    /// cycles for ephemeral-churn); `None` runs a closed loop.
+    pub rate: Option<f64>,
 }
 
 /// The shared, read-only context of the workers.
@@ -164,6 +168,7 @@ pub async fn run(opts: RunOptions) -> Result<Summary, ClientError> {
             0
         },
         elapsed,
+        rate: opts.rate,
         recorder,
         extra,
     })
@@ -183,6 +188,7 @@ async fn spawn_workers(ctx: &Arc<Ctx>) -> Result<Vec<JoinHandle<WorkerOutput>>, 
                 opts.clients,
                 format!("{}/w/node", opts.root),
                 ctx.value.clone(),
+                opts.rate,
                 ctx.progress.clone(),
             )
             .await?;
@@ -203,7 +209,7 @@ async fn spawn_workers(ctx: &Arc<Ctx>) -> Result<Vec<JoinHandle<WorkerOutput>>, 
             Ok(clients
                 .into_iter()
                 .enumerate()
-                .map(|(i, c)| tokio::spawn(closed_loop(ctx.clone(), c, i)))
+                .map(|(i, c)| tokio::spawn(session_loop(ctx.clone(), c, i)))
                 .collect())
         }
     }
@@ -306,23 +312,62 @@ fn next_request(ctx: &Ctx, rng: &mut SplitMix64) -> Request {
     }
 }
 
-/// One session keeping `in_flight` requests outstanding until the phase stops. Replies come in
-/// order per connection, so waiting on the oldest request is waiting on the next reply.
-async fn closed_loop(ctx: Arc<Ctx>, client: Client, index: usize) -> WorkerOutput {
-    let mut rng = SplitMix64::new(ctx.opts.seed ^ (index as u64).wrapping_mul(0x2545_F491));
+/// One session. Closed loop (no `--rate`): it keeps `in_flight` requests outstanding until the
+/// phase stops. Fixed rate: it sends its share of the rate on its schedule, with at most
+/// `in_flight` outstanding; a request that falls due while all of them are taken waits for a
+/// reply and is timed from when it fell due (see `pace`). Replies come in order per connection,
+/// so waiting on the oldest request is waiting on the next reply.
+async fn session_loop(ctx: Arc<Ctx>, client: Client, index: usize) -> WorkerOutput {
+    let opts = &ctx.opts;
+    let mut rng = SplitMix64::new(opts.seed ^ (index as u64).wrapping_mul(0x2545_F491));
+    let mut pacer = opts
+        .rate
+        .map(|rate| Pacer::new(rate, opts.clients, index, Instant::now()));
     let mut out = WorkerOutput::default();
-    let mut in_flight: VecDeque<(Instant, ReplyFuture)> =
-        VecDeque::with_capacity(ctx.opts.in_flight);
+    let mut in_flight: VecDeque<(Instant, ReplyFuture)> = VecDeque::with_capacity(opts.in_flight);
+    // Since when every slot has been taken, while it lasts.
+    let mut full_since: Option<Instant> = None;
     let progress = &ctx.progress;
     loop {
-        while !progress.stopped() && in_flight.len() < ctx.opts.in_flight {
+        let now = Instant::now();
+        while !progress.stopped() && in_flight.len() < opts.in_flight {
+            let started = match &mut pacer {
+                None => now,
+                Some(pacer) => match pacer.take_due(now) {
+                    Some(due) if full_since.is_some_and(|full| due >= full) => due,
+                    Some(_) => now,
+                    None => break,
+                },
+            };
             let request = next_request(&ctx, &mut rng);
-            in_flight.push_back((Instant::now(), client.send(&request)));
+            in_flight.push_back((started, client.send(&request)));
         }
-        let Some((sent_at, future)) = in_flight.pop_front() else {
-            break;
+        full_since = if in_flight.len() < opts.in_flight {
+            None
+        } else {
+            full_since.or(Some(now))
         };
-        let reply = match wait(future).await {
+        let may_send = !progress.stopped() && in_flight.len() < opts.in_flight;
+        let next_due = pacer.as_ref().filter(|_| may_send).map(Pacer::due);
+        let Some((_, front)) = in_flight.front_mut() else {
+            match next_due {
+                Some(_) => {
+                    pace::sleep_until(next_due).await;
+                    continue;
+                }
+                None => break,
+            }
+        };
+        let received = tokio::select! {
+            biased;
+            received = front => received,
+            () = pace::sleep_until(next_due) => continue,
+        };
+        let Some((started, _)) = in_flight.pop_front() else {
+            unreachable!("the front was just awaited");
+        };
+        let elapsed = started.elapsed();
+        let reply = match client::into_reply(received) {
             Ok(reply) => reply,
             Err(e) => {
                 eprintln!("session {index}: {e}");
@@ -331,7 +376,6 @@ async fn closed_loop(ctx: Arc<Ctx>, client: Client, index: usize) -> WorkerOutpu
                 break;
             }
         };
-        let elapsed = sent_at.elapsed();
         if let Some(Response::Create { path }) = reply.body {
             out.created.push(path);
         }
@@ -367,10 +411,17 @@ async fn churn_once(ctx: &Ctx, server: SocketAddr, path: &str) -> Result<(), Cli
 async fn churn_worker(ctx: Arc<Ctx>, index: usize) -> WorkerOutput {
     let path = format!("{}/e/w{index}", ctx.opts.root);
     let server = ctx.opts.servers[index % ctx.opts.servers.len()];
+    let mut pacer = ctx
+        .opts
+        .rate
+        .map(|rate| Pacer::new(rate, ctx.opts.clients, index, Instant::now()));
     let mut out = WorkerOutput::default();
     let progress = &ctx.progress;
     while !progress.stopped() {
-        let started = Instant::now();
+        let started = match &mut pacer {
+            None => Instant::now(),
+            Some(pacer) => pace::wait_turn(pacer).await,
+        };
         let result = churn_once(&ctx, server, &path).await;
         if !progress.measuring() {
             continue;
