@@ -224,9 +224,8 @@ impl Driver {
                 Output::Close { conn } => self.outbox.close(conn),
                 Output::Append(txn) => self.appends.push(txn),
                 Output::Sync { through } => {
-                    let batch = std::mem::take(&mut self.appends);
-                    self.send_storage(StorageCommand::Append(batch));
-                    self.send_storage(StorageCommand::Sync { through });
+                    let txns = std::mem::take(&mut self.appends);
+                    self.send_storage(StorageCommand::Sync { txns, through });
                 }
                 Output::Snapshot { zxid, snapshot } => {
                     // Encoded and written on the snapshot thread, not here.

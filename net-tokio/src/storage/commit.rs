@@ -38,8 +38,13 @@ const SNAPSHOT_POLL_INTERVAL: Duration = Duration::from_millis(10);
 pub enum StorageCommand {
     /// Write these transactions (zxids increasing); not durable until a `Sync`.
     Append(Vec<Arc<Txn>>),
-    /// Make everything appended so far durable, at least through `through`.
+    /// Write these transactions (possibly none) like an `Append`, then make everything
+    /// appended so far durable, at least through `through`. One message rather than an
+    /// `Append` and a `Sync`: an idle storage thread woken by the append would otherwise go back
+    /// to sleep before the sync arrived and be woken twice for one write.
     Sync {
+        /// Transactions to write first (zxids increasing, after those already appended).
+        txns: Vec<Arc<Txn>>,
         /// The zxid the requester needs durable.
         through: Zxid,
     },
@@ -132,7 +137,10 @@ impl StorageHandle {
 
     /// Queues a sync request.
     pub fn sync(&self, through: Zxid) -> Result<(), StorageError> {
-        self.send(StorageCommand::Sync { through })
+        self.send(StorageCommand::Sync {
+            txns: Vec::new(),
+            through,
+        })
     }
 
     /// Queues a snapshot write.
@@ -342,7 +350,12 @@ impl Committer {
                 StorageCommand::Append(txns) => {
                     self.guard(|storage| storage.append(&txns));
                 }
-                StorageCommand::Sync { .. } => sync_wanted = true,
+                StorageCommand::Sync { txns, .. } => {
+                    if !txns.is_empty() {
+                        self.guard(|storage| storage.append(&txns));
+                    }
+                    sync_wanted = true;
+                }
                 StorageCommand::Snapshot { zxid, body } => self.request_snapshot(zxid, body),
                 StorageCommand::TruncateAfter(after) => {
                     // Syncs asked before the truncation are answered before it.

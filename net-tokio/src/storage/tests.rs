@@ -425,6 +425,29 @@ fn group_commit_covers_queued_appends_with_few_fsyncs() {
 }
 
 #[test]
+fn a_sync_carrying_txns_writes_them_in_order_with_the_appends() {
+    let dir = TempDir::new().expect("tempdir");
+    let options = options(&dir, 1 << 20);
+    let (storage, _) = open(&options);
+    let (handle, mut events) = storage.spawn().expect("spawn");
+    handle.append(txns(1..=2)).expect("append");
+    let carried = txns(3..=5).into_iter().map(Arc::new).collect();
+    handle
+        .send(StorageCommand::Sync {
+            txns: carried,
+            through: Zxid(5),
+        })
+        .expect("sync");
+    let received = receive_until(&mut events, |event| {
+        matches!(event, StorageEvent::Persisted { .. })
+    });
+    assert_eq!(received, vec![StorageEvent::Persisted { through: Zxid(5) }]);
+    handle.shutdown().expect("shutdown");
+    let (_, recovered) = open(&options);
+    assert_eq!(recovered.txns, txns(1..=5));
+}
+
+#[test]
 fn snapshot_and_truncate_through_the_thread() {
     let dir = TempDir::new().expect("tempdir");
     let options = options(&dir, 100);
