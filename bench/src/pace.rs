@@ -104,7 +104,7 @@ mod tests {
     async fn a_late_turn_is_timed_from_when_it_fell_due() {
         let start = Instant::now() - Duration::from_millis(50);
         let mut pacer = Pacer::new(100.0, 1, 0, start);
-        // The first three instants have passed: each is its own start time.
+        // The first instants have passed: each is its own start time.
         assert_eq!(wait_turn(&mut pacer).await, start);
         assert_eq!(
             wait_turn(&mut pacer).await,
