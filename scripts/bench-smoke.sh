@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke run of the benchmark harness, so that it cannot rot: builds corral and corral-bench, starts
 # corral on a free loopback port with a temporary dataDir, runs every workload for about a second
-# with 2 clients, and checks that each run's final JSON line parses and counts operations.
+# with 2 clients (and three of them again at a fixed rate), and checks that each run's final JSON
+# line parses and counts operations.
 # Times are printed, never compared with a threshold: CI machines are too noisy for that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,18 +35,35 @@ if ! "${bench[@]}" first-read --timeout-s 60 >/dev/null; then
     exit 1
 fi
 
-for workload in create set get mixed multi ephemeral-churn watch-fanout; do
-    out="$work/$workload.out"
-    "${bench[@]}" run --workload "$workload" --clients 2 --in-flight 2 --duration-s 1 \
-        --warmup-s 0.2 --keys 100 --quiet >"$out"
-    head -n -1 "$out"
-    tail -n 1 "$out" | python3 -c '
+# check_run OUT [RATE]: the run's JSON line parses, counts operations and no errors; with RATE,
+# it records that rate and achieved at least half of it (a fixed-rate run that stalled fails).
+check_run() {
+    head -n -1 "$1"
+    tail -n 1 "$1" | python3 -c '
 import json, sys
 line = json.loads(sys.stdin.read())
 name, ops, errors = line["workload"], line["ops"], line["errors"]
 assert ops > 0, f"{name}: no operations completed"
 assert errors == 0, f"{name}: {errors} errors"
-'
+if len(sys.argv) > 1:
+    asked, recorded, achieved = float(sys.argv[1]), line["rate"], line["ops_per_s"]
+    assert recorded == asked, f"{name}: rate {recorded} recorded, {asked} asked"
+    assert achieved >= asked / 2, f"{name}: {achieved}/s of {asked}/s"
+' "${@:2}"
+}
+
+for workload in create set get mixed multi ephemeral-churn watch-fanout; do
+    out="$work/$workload.out"
+    "${bench[@]}" run --workload "$workload" --clients 2 --in-flight 2 --duration-s 1 \
+        --warmup-s 0.2 --keys 100 --quiet >"$out"
+    check_run "$out"
+done
+# The fixed-rate mode of the same-load comparison, once per kind of worker.
+for workload in set ephemeral-churn watch-fanout; do
+    out="$work/$workload-rate.out"
+    "${bench[@]}" run --workload "$workload" --clients 2 --in-flight 2 --duration-s 1 \
+        --warmup-s 0.2 --keys 100 --rate 50 --quiet >"$out"
+    check_run "$out" 50
 done
 # Nothing may be left behind: the run removes its keys.
 left="$("${bench[@]}" first-read --path /corral-bench --timeout-s 0 2>&1 || true)"
