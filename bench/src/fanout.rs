@@ -5,6 +5,8 @@
 //! re-arming while notifications are still arriving put the load generator's own getData
 //! traffic (a send per watcher, each delivered on loopback by the sending core) inside the
 //! measured window, for both servers, and on two cores the client's work bounded the round.
+//! With `--rate`, rounds start on a fixed schedule; a round whose turn came while the previous
+//! one (or its re-arming) was still running is timed from its turn, not from its late start.
 
 use crate::client::{Client, ClientError, Notification};
 use crate::pace::{self, Pacer};
