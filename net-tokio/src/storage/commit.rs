@@ -294,6 +294,7 @@ impl Committer {
         let spawned = std::thread::Builder::new()
             .name("corral-snapshot".into())
             .spawn(move || {
+                super::lower_this_thread_priority("corral-snapshot");
                 let result = snapshot::write_snapshot(&dir, zxid, &body);
                 let _ = done_tx.send(result.map_err(|e| e.to_string()));
             });

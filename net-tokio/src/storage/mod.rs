@@ -19,6 +19,22 @@ mod record;
 mod snapshot;
 
 pub use commit::{StorageCommand, StorageEvent, StorageHandle, BATCH_COMMANDS_MAX};
+
+/// The nice value of the background threads (snapshot writer, log preallocation): the lowest
+/// priority. They have no deadline, while the node thread and the log's fsyncs are on every
+/// request's path; on a machine with few cores a snapshot encoding at equal priority takes the
+/// core a request would have run on.
+const BACKGROUND_NICE: i32 = 19;
+
+/// Lowers the calling thread's scheduling priority to [`BACKGROUND_NICE`]. On Linux the nice
+/// value is per thread and `setpriority(PRIO_PROCESS, 0)` changes the caller's only. A failure
+/// (a platform without it, a sandbox refusing it) costs latency, not correctness: logged, and
+/// the thread goes on.
+fn lower_this_thread_priority(thread: &str) {
+    if let Err(error) = rustix::process::setpriority_process(None, BACKGROUND_NICE) {
+        tracing::debug!(thread, %error, "cannot lower the thread's priority");
+    }
+}
 pub use purge::{PurgeReport, SNAP_RETAIN_COUNT_MIN};
 pub use record::{
     bincode_options, encode_record, ReadOutcome, RecordFault, RecordReader, JUTE_MAXBUFFER_DEFAULT,
@@ -350,3 +366,23 @@ impl Storage {
 mod prealloc_tests;
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod priority_tests {
+    use super::*;
+
+    #[test]
+    fn lowering_a_threads_priority_leaves_the_others_alone() {
+        let before = rustix::process::getpriority_process(None).expect("getpriority");
+        let lowered = std::thread::spawn(|| {
+            lower_this_thread_priority("test");
+            rustix::process::getpriority_process(None).expect("getpriority")
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(lowered, BACKGROUND_NICE);
+        // The node thread must keep its priority: on Linux the nice value is per thread.
+        let after = rustix::process::getpriority_process(None).expect("getpriority");
+        assert_eq!(after, before);
+    }
+}

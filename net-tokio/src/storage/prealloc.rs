@@ -136,15 +136,18 @@ impl Preallocator {
         let done = succeeded.clone();
         let spawned = std::thread::Builder::new()
             .name("corral-log-prealloc".to_owned())
-            .spawn(move || match write_zeros(&path, bytes) {
-                Ok(file) => {
-                    done.store(true, Ordering::Release);
-                    Ok(file)
-                }
-                Err(e) => {
-                    // A full disk must not keep a partial spare occupying the space.
-                    let _ = fs::remove_file(&path);
-                    Err(e)
+            .spawn(move || {
+                super::lower_this_thread_priority("corral-log-prealloc");
+                match write_zeros(&path, bytes) {
+                    Ok(file) => {
+                        done.store(true, Ordering::Release);
+                        Ok(file)
+                    }
+                    Err(e) => {
+                        // A full disk must not keep a partial spare occupying the space.
+                        let _ = fs::remove_file(&path);
+                        Err(e)
+                    }
                 }
             });
         self.state = match spawned {
