@@ -27,14 +27,27 @@ def ratio(c, z):
 
 runs = [json.loads(l) for l in (results / "runs.jsonl").read_text().splitlines()] \
     if (results / "runs.jsonl").exists() else []
-def figure_of(rows, server, w, f):
-    return med([f(r) for r in rows if r["server"] == server and r["result"]["workload"] == w])
-
 ops = lambda r: r["result"]["ops_per_s"]
 p = lambda q: (lambda r: r["result"]["latency_us"][q] / 1000)
 # Server CPU over the whole run (setup, warm-up and cleanup included) per measured op: an upper
 # bound, comparable between the servers because both do the same extra work.
 cpu = lambda r: r["server_cpu_s"] * 1e6 / max(r["result"]["ops"], 1)
+FIGURES = {"ops": ops, "p50": p("p50"), "p99": p("p99"), "p999": p("p999"), "cpu": cpu,
+           "rate": lambda r: r["result"].get("rate")}
+
+def medians(rows, w):
+    """Per figure name, the (Corral, ZooKeeper) medians over the rounds of workload w."""
+    def of(server, f):
+        xs = (f(r) for r in rows if r["server"] == server and r["result"]["workload"] == w)
+        return med([x for x in xs if x is not None])
+    return {name: (of("corral", f), of("zookeeper", f)) for name, f in FIGURES.items()}
+
+def pair(m, name, digits=2):
+    c, z = m[name]
+    return f"{fmt(c, digits)} / {fmt(z, digits)}"
+
+def workloads_of(rows):
+    return dict.fromkeys(r["result"]["workload"] for r in rows)
 
 for topo in ("standalone", "ensemble"):
     rows = [r for r in runs if r["topology"] == topo and r.get("phase", "closed") == "closed"]
@@ -45,17 +58,12 @@ for topo in ("standalone", "ensemble"):
     print("| workload | ops/s Corral | ops/s ZooKeeper | ratio | p50 ms C / Z | ratio "
           "| p99 ms C / Z | ratio | p99.9 ms C / Z | server CPU µs/op C / Z |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for w in dict.fromkeys(r["result"]["workload"] for r in rows):
-        figure = lambda server, f: figure_of(rows, server, w, f)
-        c_ops, z_ops = figure("corral", ops), figure("zookeeper", ops)
-        c50, z50 = figure("corral", p("p50")), figure("zookeeper", p("p50"))
-        c99, z99 = figure("corral", p("p99")), figure("zookeeper", p("p99"))
-        c999, z999 = figure("corral", p("p999")), figure("zookeeper", p("p999"))
-        ccpu, zcpu = figure("corral", cpu), figure("zookeeper", cpu)
-        print(f"| {w} | {fmt(c_ops)} | {fmt(z_ops)} | {ratio(c_ops, z_ops)} "
-              f"| {fmt(c50, 2)} / {fmt(z50, 2)} | {ratio(c50, z50)} "
-              f"| {fmt(c99, 2)} / {fmt(z99, 2)} | {ratio(c99, z99)} "
-              f"| {fmt(c999, 2)} / {fmt(z999, 2)} | {fmt(ccpu)} / {fmt(zcpu)} |")
+    for w in workloads_of(rows):
+        m = medians(rows, w)
+        c_ops, z_ops = m["ops"]
+        print(f"| {w} | {fmt(c_ops)} | {fmt(z_ops)} | {ratio(*m['ops'])} "
+              f"| {pair(m, 'p50')} | {ratio(*m['p50'])} | {pair(m, 'p99')} | {ratio(*m['p99'])} "
+              f"| {pair(m, 'p999')} | {pair(m, 'cpu', 0)} |")
     print()
     phases = dict.fromkeys(r["phase"] for r in runs
                            if r["topology"] == topo and r.get("phase", "closed") != "closed")
@@ -67,19 +75,11 @@ for topo in ("standalone", "ensemble"):
         print("| workload | offered /s | achieved /s C / Z | p50 ms C / Z | ratio "
               "| p99 ms C / Z | ratio | p99.9 ms C / Z | ratio | server CPU µs/op C / Z |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for w in dict.fromkeys(r["result"]["workload"] for r in rows):
-            figure = lambda server, f: figure_of(rows, server, w, f)
-            offered = figure("corral", lambda r: r["result"]["rate"])
-            c_ops, z_ops = figure("corral", ops), figure("zookeeper", ops)
-            c50, z50 = figure("corral", p("p50")), figure("zookeeper", p("p50"))
-            c99, z99 = figure("corral", p("p99")), figure("zookeeper", p("p99"))
-            c999, z999 = figure("corral", p("p999")), figure("zookeeper", p("p999"))
-            ccpu, zcpu = figure("corral", cpu), figure("zookeeper", cpu)
-            print(f"| {w} | {fmt(offered)} | {fmt(c_ops)} / {fmt(z_ops)} "
-                  f"| {fmt(c50, 2)} / {fmt(z50, 2)} | {ratio(c50, z50)} "
-                  f"| {fmt(c99, 2)} / {fmt(z99, 2)} | {ratio(c99, z99)} "
-                  f"| {fmt(c999, 2)} / {fmt(z999, 2)} | {ratio(c999, z999)} "
-                  f"| {fmt(ccpu)} / {fmt(zcpu)} |")
+        for w in workloads_of(rows):
+            m = medians(rows, w)
+            print(f"| {w} | {fmt(m['rate'][0])} | {pair(m, 'ops', 0)} "
+                  f"| {pair(m, 'p50')} | {ratio(*m['p50'])} | {pair(m, 'p99')} | {ratio(*m['p99'])} "
+                  f"| {pair(m, 'p999')} | {ratio(*m['p999'])} | {pair(m, 'cpu', 0)} |")
         print()
 
 mem_path = results / "memory.jsonl"
