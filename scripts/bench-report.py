@@ -49,38 +49,37 @@ def pair(m, name, digits=2):
 def workloads_of(rows):
     return dict.fromkeys(r["result"]["workload"] for r in rows)
 
+def table(title, columns, rows, line):
+    """A Markdown table: the title, a header of columns (the first left-aligned), and
+    line(m) for the medians m of each workload in rows."""
+    print(f"### {title}, median of {facts['rounds']} rounds")
+    print()
+    print("| " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * (len(columns) - 1))
+    for w in workloads_of(rows):
+        print(f"| {w} | " + line(medians(rows, w)) + " |")
+    print()
+
 for topo in ("standalone", "ensemble"):
     rows = [r for r in runs if r["topology"] == topo and r.get("phase", "closed") == "closed"]
     if not rows:
         continue
-    print(f"### {topo}, closed loop (same concurrency): median of {facts['rounds']} rounds")
-    print()
-    print("| workload | ops/s Corral | ops/s ZooKeeper | ratio | p50 ms C / Z | ratio "
-          "| p99 ms C / Z | ratio | p99.9 ms C / Z | server CPU µs/op C / Z |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for w in workloads_of(rows):
-        m = medians(rows, w)
-        c_ops, z_ops = m["ops"]
-        print(f"| {w} | {fmt(c_ops)} | {fmt(z_ops)} | {ratio(*m['ops'])} "
-              f"| {pair(m, 'p50')} | {ratio(*m['p50'])} | {pair(m, 'p99')} | {ratio(*m['p99'])} "
-              f"| {pair(m, 'p999')} | {pair(m, 'cpu', 0)} |")
-    print()
+    table(f"{topo}, closed loop (same concurrency)",
+          ["workload", "ops/s Corral", "ops/s ZooKeeper", "ratio", "p50 ms C / Z", "ratio",
+           "p99 ms C / Z", "ratio", "p99.9 ms C / Z", "server CPU µs/op C / Z"], rows,
+          lambda m: f"{fmt(m['ops'][0])} | {fmt(m['ops'][1])} | {ratio(*m['ops'])} "
+                    f"| {pair(m, 'p50')} | {ratio(*m['p50'])} | {pair(m, 'p99')} "
+                    f"| {ratio(*m['p99'])} | {pair(m, 'p999')} | {pair(m, 'cpu', 0)}")
     phases = dict.fromkeys(r["phase"] for r in runs
                            if r["topology"] == topo and r.get("phase", "closed") != "closed")
     for phase in phases:
         rows = [r for r in runs if r["topology"] == topo and r.get("phase") == phase]
-        print(f"### {topo}, the same load: a fixed rate of {phase} x ZooKeeper's closed-loop "
-              f"median, median of {facts['rounds']} rounds")
-        print()
-        print("| workload | offered /s | achieved /s C / Z | p50 ms C / Z | ratio "
-              "| p99 ms C / Z | ratio | p99.9 ms C / Z | ratio | server CPU µs/op C / Z |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for w in workloads_of(rows):
-            m = medians(rows, w)
-            print(f"| {w} | {fmt(m['rate'][0])} | {pair(m, 'ops', 0)} "
-                  f"| {pair(m, 'p50')} | {ratio(*m['p50'])} | {pair(m, 'p99')} | {ratio(*m['p99'])} "
-                  f"| {pair(m, 'p999')} | {ratio(*m['p999'])} | {pair(m, 'cpu', 0)} |")
-        print()
+        table(f"{topo}, the same load: a fixed rate of {phase} x ZooKeeper's closed-loop median",
+              ["workload", "offered /s", "achieved /s C / Z", "p50 ms C / Z", "ratio",
+               "p99 ms C / Z", "ratio", "p99.9 ms C / Z", "ratio", "server CPU µs/op C / Z"], rows,
+              lambda m: f"{fmt(m['rate'][0])} | {pair(m, 'ops', 0)} | {pair(m, 'p50')} "
+                        f"| {ratio(*m['p50'])} | {pair(m, 'p99')} | {ratio(*m['p99'])} "
+                        f"| {pair(m, 'p999')} | {ratio(*m['p999'])} | {pair(m, 'cpu', 0)}")
 
 mem_path = results / "memory.jsonl"
 if mem_path.exists():
