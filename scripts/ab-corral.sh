@@ -33,8 +33,7 @@ done
 [ "${#variants[@]}" -ge 2 ] || { echo "give two variants at least (LABEL=BINARY)" >&2; exit 2; }
 
 cargo build --release --bin corral-bench
-target_dir="$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 bench="$target_dir/release/corral-bench"
 
 work="$(mktemp -d)"
@@ -48,7 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 for round in $(seq 1 "$rounds"); do
     for variant in "${variants[@]}"; do
         label="${variant%%=*}"

@@ -9,8 +9,7 @@ cd "$(dirname "$0")/.."
 . scripts/zoo-cfg.sh
 
 cargo build --bin corral --bin corral-bench
-target_dir="$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 bin="$target_dir/debug"
 
 work="$(mktemp -d)"
@@ -24,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 mkdir -p "$work/data"
 write_zoo_cfg "$work/zoo.cfg" "$work/data" "$port"
 "$bin/corral" --config "$work/zoo.cfg" >"$work/corral.log" 2>&1 &

@@ -22,6 +22,7 @@
 # ensemble topology runs a 3-node Corral ensemble and a 3-node ZooKeeper ensemble on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/zoo-cfg.sh
 
 mode=quick
 topology=standalone
@@ -88,8 +89,7 @@ zk_version="$(dpkg-query -W -f '${Version}' libzookeeper-java 2>/dev/null || ech
 
 # --- Build -----------------------------------------------------------------------------------
 cargo build --release --bin corral --bin corral-bench
-target_dir="$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 corral_bin="$target_dir/release/corral"
 bench_bin="$target_dir/release/corral-bench"
 

@@ -9,6 +9,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. scripts/zoo-cfg.sh
 
 if ! [ -f /usr/share/java/zookeeper.jar ]; then
     echo "installing zookeeper from Debian" >&2
@@ -20,10 +21,6 @@ CP=/usr/share/java/zookeeper.jar
 if [ -f /usr/share/java/slf4j-simple.jar ]; then
     CP="$CP:/usr/share/java/slf4j-simple.jar"
 fi
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 four_letter() { # word port
     python3 - "$1" "$2" <<'EOF'

@@ -30,8 +30,7 @@ done
 command -v valgrind >/dev/null || { echo "valgrind is missing (apt-get install valgrind)" >&2; exit 1; }
 
 cargo build --release --bin corral --bin corral-bench >&2
-target_dir="$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+target_dir="$(cargo_target_dir)"
 [ -n "$binary" ] || binary="$target_dir/release/corral"
 bench="$target_dir/release/corral-bench"
 

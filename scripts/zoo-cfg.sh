@@ -1,4 +1,4 @@
-# Sourced by the scripts that start a throwaway standalone server.
+# Sourced by the scripts that build and start throwaway servers.
 #
 # write_zoo_cfg FILE DATA_DIR PORT [LINE...]: a zoo.cfg for one server on 127.0.0.1:PORT with
 # its data in DATA_DIR, no connection limit, and any further LINEs (key=value) appended.
@@ -13,4 +13,15 @@ write_zoo_cfg() {
         echo "maxClientCnxns=0"
         for line in "$@"; do echo "$line"; done
     } >"$file"
+}
+
+# cargo_target_dir: where cargo puts this workspace's builds (CARGO_TARGET_DIR respected).
+cargo_target_dir() {
+    cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
+# free_port: a loopback TCP port that nothing listens on at this moment.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
