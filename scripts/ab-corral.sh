@@ -39,10 +39,7 @@ bench="$target_dir/release/corral-bench"
 work="$(mktemp -d)"
 pid=""
 cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    stop_server "$pid"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,8 +64,7 @@ for round in $(seq 1 "$rounds"); do
         line="$("$bench" --server "127.0.0.1:$port" run --workload "$workload" $bench_args \
             --quiet | sed -n 2p)"
         echo "round $round $label: $(echo "$line" | awk '{print $7 " ops/s, p50 " $8 ", p99 " $9 ", p99.9 " $10 ", max " $11 " ms"}')"
-        kill "$pid"
-        wait "$pid" 2>/dev/null || true
+        stop_server "$pid"
         pid=""
     done
 done

@@ -15,10 +15,7 @@ bin="$target_dir/debug"
 work="$(mktemp -d)"
 server_pid=""
 cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_server "$server_pid"
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -25,3 +25,12 @@ cargo_target_dir() {
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# stop_server PID: stops a server started in the background and reaps it; nothing for an
+# empty PID.
+stop_server() {
+    if [ -n "$1" ]; then
+        kill "$1" 2>/dev/null || true
+        wait "$1" 2>/dev/null || true
+    fi
+}
