@@ -71,7 +71,6 @@ if [ -n "$watchers_override" ]; then
         exit 2
     fi
 fi
-tick_time_ms=2000
 snap_count=100000
 zk_heap="-Xmx4g"
 
@@ -147,25 +146,14 @@ fsync_ms="$(fsync_floor_ms)"
 cat "$results/machine.txt"
 
 # --- Servers ---------------------------------------------------------------------------------
-# write_cfg FILE DATA_DIR CLIENT_PORT [server.N lines...]
+# write_cfg FILE DATA_DIR CLIENT_PORT [server.N lines...]: zoo-cfg.sh's common lines
+# (tickTime=2000, loopback, no connection limit) and the measurement's own.
 write_cfg() {
     local file="$1" dir="$2" port="$3"
     shift 3
     mkdir -p "$dir"
-    {
-        echo "tickTime=$tick_time_ms"
-        echo "initLimit=10"
-        echo "syncLimit=5"
-        echo "dataDir=$dir"
-        echo "clientPort=$port"
-        echo "clientPortAddress=127.0.0.1"
-        echo "maxClientCnxns=0"
-        echo "snapCount=$snap_count"
-        echo "forceSync=yes"
-        echo "admin.enableServer=false"
-        echo "4lw.commands.whitelist=srvr,mntr,ruok"
-        for line in "$@"; do echo "$line"; done
-    } >"$file"
+    write_zoo_cfg "$file" "$dir" "$port" initLimit=10 syncLimit=5 "snapCount=$snap_count" \
+        forceSync=yes admin.enableServer=false 4lw.commands.whitelist=srvr,mntr,ruok "$@"
 }
 
 # start KIND CFG LOG; sets started_pid. KIND: corral, zk (standalone) or zk-peer (ensemble).

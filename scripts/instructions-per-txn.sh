@@ -35,7 +35,7 @@ target_dir="$(cargo_target_dir)"
 bench="$target_dir/release/corral-bench"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/corral-callgrind.XXXXXX")"
-port=$((22000 + RANDOM % 2000))
+port="$(free_port)"
 write_zoo_cfg "$work/zoo.cfg" "$work/data" "$port" snapCount=100000
 RUST_LOG=warn valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
     --callgrind-out-file="$work/callgrind.out" \

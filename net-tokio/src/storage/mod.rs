@@ -19,22 +19,6 @@ mod record;
 mod snapshot;
 
 pub use commit::{StorageCommand, StorageEvent, StorageHandle, BATCH_COMMANDS_MAX};
-
-/// The nice value of the background threads (snapshot writer, log preallocation): the lowest
-/// priority. They have no deadline, while the node thread and the log's fsyncs are on every
-/// request's path; on a machine with few cores a snapshot encoding at equal priority takes the
-/// core a request would have run on.
-const BACKGROUND_NICE: i32 = 19;
-
-/// Lowers the calling thread's scheduling priority to [`BACKGROUND_NICE`]. On Linux the nice
-/// value is per thread and `setpriority(PRIO_PROCESS, 0)` changes the caller's only. A failure
-/// (a platform without it, a sandbox refusing it) costs latency, not correctness: logged, and
-/// the thread goes on.
-fn lower_this_thread_priority(thread: &str) {
-    if let Err(error) = rustix::process::setpriority_process(None, BACKGROUND_NICE) {
-        tracing::debug!(thread, %error, "cannot lower the thread's priority");
-    }
-}
 pub use purge::{PurgeReport, SNAP_RETAIN_COUNT_MIN};
 pub use record::{
     bincode_options, encode_record, ReadOutcome, RecordFault, RecordReader, JUTE_MAXBUFFER_DEFAULT,
@@ -53,6 +37,22 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// The nice value of the background threads (snapshot writer, log preallocation): the lowest
+/// priority. They have no deadline, while the node thread and the log's fsyncs are on every
+/// request's path; on a machine with few cores a snapshot encoding at equal priority takes the
+/// core a request would have run on.
+const BACKGROUND_NICE: i32 = 19;
+
+/// Lowers the calling thread's scheduling priority to [`BACKGROUND_NICE`]. On Linux the nice
+/// value is per thread and `setpriority(PRIO_PROCESS, 0)` changes the caller's only. A failure
+/// (a platform without it, a sandbox refusing it) costs latency, not correctness: logged, and
+/// the thread goes on.
+fn lower_this_thread_priority(thread: &str) {
+    if let Err(error) = rustix::process::setpriority_process(None, BACKGROUND_NICE) {
+        tracing::debug!(thread, %error, "cannot lower the thread's priority");
+    }
+}
 
 /// The default size at which the log starts a new segment.
 pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 64 << 20;
