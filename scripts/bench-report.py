@@ -60,6 +60,27 @@ def table(title, columns, rows, line):
         print(f"| {w} | " + line(medians(rows, w)) + " |")
     print()
 
+def extras(title, rows):
+    """The workloads' own figures in milliseconds (churn's steps, fan-out's per-notification
+    delays), median over the rounds, Corral / ZooKeeper."""
+    lines = []
+    for w in workloads_of(rows):
+        names = dict.fromkeys(k for r in rows if r["result"]["workload"] == w
+                              for k in r["result"].get("extra", {}) if k.endswith("_ms"))
+        for k in names:
+            c, z = (med([r["result"]["extra"][k] for r in rows if r["server"] == server
+                         and r["result"]["workload"] == w and k in r["result"]["extra"]])
+                    for server in ("corral", "zookeeper"))
+            lines.append(f"| {w} | {k} | {fmt(c, 2)} / {fmt(z, 2)} | {ratio(c, z)} |")
+    if not lines:
+        return
+    print(f"#### {title}: the workloads' own figures, median of {facts['rounds']} rounds")
+    print()
+    print("| workload | figure | C / Z | ratio |")
+    print("|---|---|---:|---:|")
+    print("\n".join(lines))
+    print()
+
 for topo in ("standalone", "ensemble"):
     rows = [r for r in runs if r["topology"] == topo and r.get("phase", "closed") == "closed"]
     if not rows:
@@ -70,6 +91,7 @@ for topo in ("standalone", "ensemble"):
           lambda m: f"{fmt(m['ops'][0])} | {fmt(m['ops'][1])} | {ratio(*m['ops'])} "
                     f"| {pair(m, 'p50')} | {ratio(*m['p50'])} | {pair(m, 'p99')} "
                     f"| {ratio(*m['p99'])} | {pair(m, 'p999')} | {pair(m, 'cpu', 0)}")
+    extras(f"{topo}, closed loop", rows)
     phases = dict.fromkeys(r["phase"] for r in runs
                            if r["topology"] == topo and r.get("phase", "closed") != "closed")
     for phase in phases:
@@ -80,6 +102,7 @@ for topo in ("standalone", "ensemble"):
               lambda m: f"{fmt(m['rate'][0])} | {pair(m, 'ops', 0)} | {pair(m, 'p50')} "
                         f"| {ratio(*m['p50'])} | {pair(m, 'p99')} | {ratio(*m['p99'])} "
                         f"| {pair(m, 'p999')} | {ratio(*m['p999'])} | {pair(m, 'cpu', 0)}")
+        extras(f"{topo} at {phase} x ZooKeeper's closed loop", rows)
 
 mem_path = results / "memory.jsonl"
 if mem_path.exists():

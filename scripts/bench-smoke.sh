@@ -31,8 +31,9 @@ if ! "${bench[@]}" first-read --timeout-s 60 >/dev/null; then
     exit 1
 fi
 
-# check_run OUT [RATE]: the run's JSON line parses, counts operations and no errors; with RATE,
-# it records that rate and achieved at least half of it (a fixed-rate run that stalled fails).
+# check_run OUT [RATE]: the run's JSON line parses, counts operations and no errors (and churn its
+# steps); with RATE, it records that rate and achieved at least half of it (a fixed-rate run that
+# stalled fails).
 check_run() {
     head -n -1 "$1"
     tail -n 1 "$1" | python3 -c '
@@ -41,6 +42,11 @@ line = json.loads(sys.stdin.read())
 name, ops, errors = line["workload"], line["ops"], line["errors"]
 assert ops > 0, f"{name}: no operations completed"
 assert errors == 0, f"{name}: {errors} errors"
+if name == "ephemeral-churn":
+    # Each step of a cycle is timed too, and no step can take longer than the slowest cycle.
+    for step in ("connect", "create", "close"):
+        p50 = line["extra"][f"{step}_p50_ms"]
+        assert 0 < p50 <= line["latency_us"]["max"] / 1e3, f"{name}: {step} p50 {p50} ms"
 if len(sys.argv) > 1:
     asked, recorded, achieved = float(sys.argv[1]), line["rate"], line["ops_per_s"]
     assert recorded == asked, f"{name}: rate {recorded} recorded, {asked} asked"

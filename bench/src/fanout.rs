@@ -218,11 +218,16 @@ async fn coordinate(
         }
     }
     let _ = writer.close().await;
-    let q = |p: f64| each_watcher.latency_us.value_at_quantile(p) as f64 / 1e3;
     out.extra = vec![
         ("watchers".to_string(), watchers as f64),
-        ("notification_p50_ms".to_string(), q(0.5)),
-        ("notification_p99_ms".to_string(), q(0.99)),
+        (
+            "notification_p50_ms".to_string(),
+            each_watcher.quantile_ms(0.5),
+        ),
+        (
+            "notification_p99_ms".to_string(),
+            each_watcher.quantile_ms(0.99),
+        ),
     ];
     out
 }

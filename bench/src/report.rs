@@ -45,6 +45,14 @@ impl Recorder {
         self.ops += 1;
     }
 
+    /// The latency at quantile `q` in milliseconds; 0 with nothing recorded.
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        if self.ops == 0 {
+            return 0.0;
+        }
+        self.latency_us.value_at_quantile(q) as f64 / 1e3
+    }
+
     /// Adds another worker's measurements to these.
     pub fn merge(&mut self, other: &Recorder) {
         self.latency_us

@@ -108,6 +108,9 @@ pub struct WorkerOutput {
     pub created: Vec<String>,
     /// Workload-specific figures.
     pub extra: Vec<(String, f64)>,
+    /// Latencies of the steps of an operation (ephemeral-churn: connect, create, close), merged
+    /// by name over the workers and reported as `<name>_p50_ms` and `<name>_p99_ms`.
+    pub steps: Vec<(&'static str, Recorder)>,
 }
 
 /// Runs one workload end to end and returns its summary.
@@ -143,10 +146,21 @@ pub async fn run(opts: RunOptions) -> Result<Summary, ClientError> {
     let mut recorder = Recorder::new();
     let mut created = Vec::new();
     let mut extra = Vec::new();
+    let mut steps: Vec<(&'static str, Recorder)> = Vec::new();
     for output in outputs {
         recorder.merge(&output.recorder);
         created.extend(output.created);
         extra.extend(output.extra);
+        for (name, step) in output.steps {
+            match steps.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, merged)) => merged.merge(&step),
+                None => steps.push((name, step)),
+            }
+        }
+    }
+    for (name, step) in &steps {
+        extra.push((format!("{name}_p50_ms"), step.quantile_ms(0.5)));
+        extra.push((format!("{name}_p99_ms"), step.quantile_ms(0.99)));
     }
     tree::delete_paths(&admin, created).await?;
     if !opts.keep {
@@ -394,9 +408,19 @@ async fn session_loop(ctx: Arc<Ctx>, client: Client, index: usize) -> WorkerOutp
     out
 }
 
+/// The steps of a churn cycle, in order, as reported.
+const CHURN_STEPS: [&str; 3] = ["connect", "create", "close"];
+
 /// One churn cycle: a new session creates an ephemeral node, then closes (which deletes it).
-async fn churn_once(ctx: &Ctx, server: SocketAddr, path: &str) -> Result<(), ClientError> {
+/// Returns when each step ended: the session is established, the node created, the session
+/// closed.
+async fn churn_once(
+    ctx: &Ctx,
+    server: SocketAddr,
+    path: &str,
+) -> Result<[Instant; 3], ClientError> {
     let (client, _) = Client::connect(server, ctx.opts.session_timeout_ms).await?;
+    let connected = Instant::now();
     let request = create_request(path.to_string(), ctx.value.clone(), create_mode::EPHEMERAL);
     let reply = client.call(&request).await?;
     if reply.header.err != err::OK {
@@ -405,7 +429,9 @@ async fn churn_once(ctx: &Ctx, server: SocketAddr, path: &str) -> Result<(), Cli
             reply.header.err
         )));
     }
-    client.close().await
+    let created = Instant::now();
+    client.close().await?;
+    Ok([connected, created, Instant::now()])
 }
 
 async fn churn_worker(ctx: Arc<Ctx>, index: usize) -> WorkerOutput {
@@ -415,7 +441,10 @@ async fn churn_worker(ctx: Arc<Ctx>, index: usize) -> WorkerOutput {
         .opts
         .rate
         .map(|rate| Pacer::new(rate, ctx.opts.clients, index, Instant::now()));
-    let mut out = WorkerOutput::default();
+    let mut out = WorkerOutput {
+        steps: CHURN_STEPS.map(|name| (name, Recorder::new())).into(),
+        ..WorkerOutput::default()
+    };
     let progress = &ctx.progress;
     while !progress.stopped() {
         let started = match &mut pacer {
@@ -427,8 +456,13 @@ async fn churn_worker(ctx: Arc<Ctx>, index: usize) -> WorkerOutput {
             continue;
         }
         match result {
-            Ok(()) => {
-                out.recorder.record(started.elapsed());
+            Ok(ends) => {
+                let mut from = started;
+                for ((_, step), end) in out.steps.iter_mut().zip(ends) {
+                    step.record(end.duration_since(from));
+                    from = end;
+                }
+                out.recorder.record(from.duration_since(started));
                 progress.op();
             }
             Err(e) => {
