@@ -31,9 +31,9 @@ if ! "${bench[@]}" first-read --timeout-s 60 >/dev/null; then
     exit 1
 fi
 
-# check_run OUT [RATE]: the run's JSON line parses, counts operations and no errors (and churn its
-# steps); with RATE, it records that rate and achieved at least half of it (a fixed-rate run that
-# stalled fails).
+# check_run OUT [RATE]: the run's JSON line parses, counts operations and no errors (churn its
+# steps, fan-out its first notification); with RATE, it records that rate and achieved at least
+# half of it (a fixed-rate run that stalled fails).
 check_run() {
     head -n -1 "$1"
     tail -n 1 "$1" | python3 -c '
@@ -47,6 +47,11 @@ if name == "ephemeral-churn":
     for step in ("connect", "create", "close"):
         p50 = line["extra"][f"{step}_p50_ms"]
         assert 0 < p50 <= line["latency_us"]["max"] / 1e3, f"{name}: {step} p50 {p50} ms"
+if name == "watch-fanout":
+    # A round ends with its last notification, so its first cannot come later (1% for the
+    # rounding of the histograms).
+    first = line["extra"]["first_notification_p50_ms"]
+    assert 0 < first <= line["latency_us"]["p50"] / 1e3 * 1.01, f"{name}: first {first} ms"
 if len(sys.argv) > 1:
     asked, recorded, achieved = float(sys.argv[1]), line["rate"], line["ops_per_s"]
     assert recorded == asked, f"{name}: rate {recorded} recorded, {asked} asked"

@@ -5,8 +5,11 @@
 //! re-arming while notifications are still arriving put the load generator's own getData
 //! traffic (a send per watcher, each delivered on loopback by the sending core) inside the
 //! measured window, for both servers, and on two cores the client's work bounded the round.
-//! With `--rate`, rounds start on a fixed schedule; a round whose turn came while the previous
-//! one (or its re-arming) was still running is timed from its turn, not from its late start.
+//! Besides the rounds, it reports each notification's delay and the delay to a round's first
+//! notification (the server's commit path before the spread of its sends); warm-up rounds count
+//! in neither. With `--rate`, rounds start on a fixed schedule; a round whose turn came while
+//! the previous one (or its re-arming) was still running is timed from its turn, not from its
+//! late start.
 
 use crate::client::{Client, ClientError, Notification};
 use crate::pace::{self, Pacer};
@@ -132,10 +135,13 @@ async fn watcher(
     }
 }
 
-/// Round state: how many watchers are armed and notified, and the latest notification.
+/// Round state: how many watchers are armed and notified, and the first and latest
+/// notification.
+#[derive(Default)]
 struct Round {
     armed: usize,
     notified: usize,
+    first_notified_at: Option<Instant>,
     last_notified_at: Option<Instant>,
 }
 
@@ -162,6 +168,9 @@ async fn coordinate(
     } = rounds;
     let mut out = WorkerOutput::default();
     let mut each_watcher = Recorder::new();
+    // From the write to the round's first notification: the server's commit path alone, before
+    // the spread of its sends.
+    let mut first = Recorder::new();
     let set = Request::SetData {
         path,
         data: value,
@@ -169,9 +178,8 @@ async fn coordinate(
     };
     // Wait until every watch is set before the first write.
     let mut round = Round {
-        armed: 0,
         notified: watchers,
-        last_notified_at: None,
+        ..Round::default()
     };
     while !progress.stopped() {
         if let Err(e) = settle(&mut rx, &mut round, watchers, None, &mut each_watcher).await {
@@ -180,11 +188,7 @@ async fn coordinate(
             progress.error();
             break;
         }
-        round = Round {
-            armed: 0,
-            notified: 0,
-            last_notified_at: None,
-        };
+        round = Round::default();
         // At a fixed rate, a round whose turn came while the last one (or its re-arming) was
         // still running is timed from its turn.
         let sent_at = match &mut pacer {
@@ -192,24 +196,25 @@ async fn coordinate(
             Some(pacer) => pace::wait_turn(pacer).await,
         };
         let write = writer.send(&set);
-        let settled = settle(
-            &mut rx,
-            &mut round,
-            watchers,
-            Some(sent_at),
-            &mut each_watcher,
-        );
-        let result = settled.await;
+        // Warm-up rounds are not recorded, per watcher either.
+        let mut warm_up = Recorder::new();
+        let each = if progress.measuring() {
+            &mut each_watcher
+        } else {
+            &mut warm_up
+        };
+        let result = settle(&mut rx, &mut round, watchers, Some(sent_at), each).await;
         let _ = crate::client::wait(write).await;
         // Every watcher has its notification: let them set their watches again.
         rearm.send_modify(|round| *round += 1);
-        match (result, round.last_notified_at) {
-            (Ok(()), Some(last)) if progress.measuring() => {
+        match (result, round.first_notified_at, round.last_notified_at) {
+            (Ok(()), Some(first_at), Some(last)) if progress.measuring() => {
+                first.record(first_at.duration_since(sent_at));
                 out.recorder.record(last.duration_since(sent_at));
                 progress.op();
             }
-            (Ok(()), _) => {}
-            (Err(e), _) => {
+            (Ok(()), _, _) => {}
+            (Err(e), _, _) => {
                 eprintln!("watch-fanout: {e}");
                 out.recorder.errors += 1;
                 progress.error();
@@ -229,6 +234,7 @@ async fn coordinate(
             each_watcher.quantile_ms(0.99),
         ),
     ];
+    out.steps = vec![("first_notification", first)];
     out
 }
 
@@ -258,6 +264,7 @@ async fn settle(
             WatcherMessage::Armed => round.armed += 1,
             WatcherMessage::Notified(at) => {
                 round.notified += 1;
+                round.first_notified_at = Some(round.first_notified_at.map_or(at, |t| t.min(at)));
                 round.last_notified_at = round.last_notified_at.max(Some(at));
                 if let Some(sent_at) = sent_at {
                     each_watcher.record(at.duration_since(sent_at));
