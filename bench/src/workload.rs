@@ -108,8 +108,9 @@ pub struct WorkerOutput {
     pub created: Vec<String>,
     /// Workload-specific figures.
     pub extra: Vec<(String, f64)>,
-    /// Latencies of the steps of an operation (ephemeral-churn: connect, create, close), merged
-    /// by name over the workers and reported as `<name>_p50_ms` and `<name>_p99_ms`.
+    /// Latencies of parts of an operation (ephemeral-churn's connect, create and close;
+    /// watch-fanout's first notification), merged by name over the workers and reported as
+    /// `<name>_p50_ms` and `<name>_p99_ms`.
     pub steps: Vec<(&'static str, Recorder)>,
 }
 
