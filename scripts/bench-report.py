@@ -49,15 +49,25 @@ def pair(m, name, digits=2):
 def workloads_of(rows):
     return dict.fromkeys(r["result"]["workload"] for r in rows)
 
+def p99_by_round(rows, w):
+    """The p99 ratio Corral / ZooKeeper of each round of workload w, in round order: how far
+    one round's verdict is from the median's."""
+    by_round = {}
+    for r in rows:
+        if r["result"]["workload"] == w:
+            by_round.setdefault(r["round"], {})[r["server"]] = p("p99")(r)
+    return " / ".join(ratio(v.get("corral"), v.get("zookeeper")) for _, v in sorted(by_round.items()))
+
 def table(title, columns, rows, line):
-    """A Markdown table: the title, a header of columns (the first left-aligned), and
-    line(m) for the medians m of each workload in rows."""
+    """A Markdown table: the title, a header of columns (the first left-aligned), line(m) for
+    the medians m of each workload in rows, and the p99 ratio of each round."""
+    columns = columns + ["p99 ratio by round"]
     print(f"### {title}, median of {facts['rounds']} rounds")
     print()
     print("| " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * (len(columns) - 1))
     for w in workloads_of(rows):
-        print(f"| {w} | " + line(medians(rows, w)) + " |")
+        print(f"| {w} | " + line(medians(rows, w)) + f" | {p99_by_round(rows, w)} |")
     print()
 
 def extras(title, rows):
