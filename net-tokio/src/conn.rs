@@ -25,6 +25,13 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 const READ_CHUNK_MIN_BYTES: usize = 2 * 1024;
 /// Frames handed to one `writev`; a connection with more in one wake-up takes several calls.
 const FRAMES_PER_WRITE_MAX: usize = 64;
+/// The most bytes a connection's writer task may hold unwritten. A client that stops reading
+/// while replies and notifications keep coming (a stuck process, persistent watches on a busy
+/// tree) would otherwise grow the server's memory without bound; past this it is disconnected
+/// like any client whose connection breaks: its session lives on until its timeout, and a real
+/// client reconnects and sets its watches again. 64 frames of the largest size `jute.maxbuffer`
+/// allows by default.
+pub(crate) const BACKLOG_BYTES_MAX: usize = 64 << 20;
 
 /// Accepts client connections and spawns their read tasks; the node task gets the write half.
 pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<NetEvent>) {
@@ -165,6 +172,8 @@ struct Backlog {
     /// Frames sent to the writer task and not yet written by it: the node task writes directly
     /// only when this is 0.
     queued: Arc<AtomicUsize>,
+    /// The bytes of those frames, bounded by [`BACKLOG_BYTES_MAX`].
+    queued_bytes: Arc<AtomicUsize>,
 }
 
 impl ConnWriter {
@@ -206,17 +215,46 @@ impl ConnWriter {
         self.queue(rest)
     }
 
-    /// Hands `frames` to the writer task, spawning it the first time.
+    /// Hands `frames` to the writer task, spawning it the first time; closes the connection
+    /// instead if that would leave more than [`BACKLOG_BYTES_MAX`] unwritten.
     fn queue(&mut self, frames: &mut [(ConnId, Vec<u8>)]) -> Result<(), ConnGone> {
         let (conn, socket) = (self.conn, &self.socket);
         let backlog = self.backlog.get_or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let queued = Arc::new(AtomicUsize::new(0));
-            let task = write_loop(conn, Arc::clone(socket), rx, Arc::clone(&queued));
+            let queued_bytes = Arc::new(AtomicUsize::new(0));
+            let task = write_loop(
+                conn,
+                Arc::clone(socket),
+                rx,
+                Arc::clone(&queued),
+                Arc::clone(&queued_bytes),
+            );
             tokio::spawn(task);
-            Backlog { frames: tx, queued }
+            Backlog {
+                frames: tx,
+                queued,
+                queued_bytes,
+            }
         });
+        let bytes: usize = frames.iter().map(|(_, frame)| frame.len()).sum();
+        let held = backlog.queued_bytes.load(Ordering::Acquire);
+        if held + bytes > BACKLOG_BYTES_MAX {
+            tracing::warn!(
+                conn = conn.0,
+                held,
+                bytes,
+                "client connection closed: it does not read what it is sent"
+            );
+            // Both directions: the writer task's next write fails and it ends, dropping what it
+            // holds; the read task sees the end of the stream and reports the connection
+            // closed, which ends it in the node like any broken connection.
+            let stream: &tokio::net::TcpStream = socket.as_ref().as_ref();
+            let _ = rustix::net::shutdown(stream, rustix::net::Shutdown::Both);
+            return Err(ConnGone);
+        }
         // Counted before they are sent, so the writer never sees a frame it has not counted.
+        backlog.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
         backlog.queued.fetch_add(frames.len(), Ordering::AcqRel);
         for (_, frame) in frames.iter_mut() {
             if backlog.frames.send(std::mem::take(frame)).is_err() {
@@ -236,6 +274,7 @@ async fn write_loop(
     socket: Arc<OwnedWriteHalf>,
     mut incoming: mpsc::UnboundedReceiver<Vec<u8>>,
     queued: Arc<AtomicUsize>,
+    queued_bytes: Arc<AtomicUsize>,
 ) {
     let mut frames: Vec<(ConnId, Vec<u8>)> = Vec::new();
     while let Some(first) = incoming.recv().await {
@@ -259,6 +298,8 @@ async fn write_loop(
                 }
             };
         }
+        let bytes: usize = frames.iter().map(|(_, frame)| frame.len()).sum();
+        queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
         queued.fetch_sub(frames.len(), Ordering::AcqRel);
         frames.clear();
     }

@@ -287,3 +287,47 @@ async fn bytes_then_end_of_stream_in_one_arrival() {
     let second = tokio::time::timeout(WAIT, rx.recv()).await.expect("stuck");
     assert!(matches!(second, Some(NetEvent::Closed(CONN))));
 }
+
+#[tokio::test]
+async fn a_connection_that_does_not_read_is_closed_past_the_backlog_limit() {
+    let (mut read, write, mut client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut outbox = Outbox::default();
+    let frame_bytes = 1 << 20;
+    let frames_max = (BACKLOG_BYTES_MAX / (8 + frame_bytes)) as u32;
+    // Up to the limit the frames wait for the client, however long it takes to read.
+    flush(&mut outbox, &mut conns, 0..frames_max / 2, frame_bytes);
+    flush(
+        &mut outbox,
+        &mut conns,
+        frames_max / 2..frames_max,
+        frame_bytes,
+    );
+    assert!(conns.contains_key(&CONN), "closed below the limit");
+    // Two frames more than fit: the connection is closed, in both directions.
+    flush(
+        &mut outbox,
+        &mut conns,
+        frames_max..frames_max + 2,
+        frame_bytes,
+    );
+    assert!(!conns.contains_key(&CONN), "kept past the limit");
+    let mut byte = [0u8; 1];
+    let n = tokio::time::timeout(WAIT, read.read(&mut byte))
+        .await
+        .expect("the read side did not see the close")
+        .expect("read");
+    assert_eq!(n, 0, "the read side still delivers bytes");
+    // The client gets whole frames from the first on, then the end: a prefix, never a torn or
+    // reordered frame, and never the frames refused.
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, client.read_to_end(&mut received))
+        .await
+        .expect("no end of stream")
+        .expect("read");
+    let got = split_frames(&received[..received.len() - received.len() % (8 + frame_bytes)]);
+    for (index, f) in got.iter().enumerate() {
+        assert_eq!(*f, frame(index as u32, frame_bytes), "frame {index}");
+    }
+    assert!(got.len() <= frames_max as usize, "a refused frame was sent");
+}
