@@ -10,9 +10,9 @@ use corral_core::ConnId;
 use std::collections::BTreeMap;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpListener;
@@ -25,13 +25,34 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 const READ_CHUNK_MIN_BYTES: usize = 2 * 1024;
 /// Frames handed to one `writev`; a connection with more in one wake-up takes several calls.
 const FRAMES_PER_WRITE_MAX: usize = 64;
-/// The most bytes a connection's writer task may hold unwritten. A client that stops reading
+/// How much a connection may leave unwritten, and for how long. A client that stops reading
 /// while replies and notifications keep coming (a stuck process, persistent watches on a busy
-/// tree) would otherwise grow the server's memory without bound; past this it is disconnected
-/// like any client whose connection breaks: its session lives on until its timeout, and a real
-/// client reconnects and sets its watches again. 64 frames of the largest size `jute.maxbuffer`
-/// allows by default.
-pub(crate) const BACKLOG_BYTES_MAX: usize = 64 << 20;
+/// tree) would otherwise grow the server's memory without bound; past these limits it is
+/// disconnected like any client whose connection breaks: its session lives on until its
+/// timeout, and a real client reconnects and sets its watches again. A client that reads, even
+/// slowly, is not cut off by a burst of large replies it asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BacklogLimits {
+    /// Unwritten bytes past which a connection whose writer made no progress for `stall` is
+    /// closed.
+    pub bytes_max: usize,
+    /// How long the writer may go without writing a byte while it holds more than `bytes_max`.
+    pub stall: Duration,
+    /// Unwritten bytes past which a connection is closed whatever its progress.
+    pub bytes_hard_max: usize,
+}
+
+impl Default for BacklogLimits {
+    /// 64 frames of the largest size `jute.maxbuffer` allows by default, 10 s (a third of a
+    /// typical session timeout), and 1 GiB.
+    fn default() -> Self {
+        BacklogLimits {
+            bytes_max: 64 << 20,
+            stall: Duration::from_secs(10),
+            bytes_hard_max: 1 << 30,
+        }
+    }
+}
 
 /// Accepts client connections and spawns their read tasks; the node task gets the write half.
 pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<NetEvent>) {
@@ -163,26 +184,54 @@ pub struct ConnWriter {
     conn: ConnId,
     socket: Arc<OwnedWriteHalf>,
     backlog: Option<Backlog>,
+    limits: BacklogLimits,
 }
 
 /// The channel to a connection's writer task.
 #[derive(Debug)]
 struct Backlog {
     frames: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Arc<Pending>,
+}
+
+/// What a writer task holds, shared with the node task.
+#[derive(Debug)]
+struct Pending {
     /// Frames sent to the writer task and not yet written by it: the node task writes directly
     /// only when this is 0.
-    queued: Arc<AtomicUsize>,
-    /// The bytes of those frames, bounded by [`BACKLOG_BYTES_MAX`].
-    queued_bytes: Arc<AtomicUsize>,
+    frames: AtomicUsize,
+    /// The bytes of those frames.
+    bytes: AtomicUsize,
+    /// When the writer last wrote something, or the backlog last started from empty, in
+    /// nanoseconds since `origin`.
+    progress_ns: AtomicU64,
+    origin: Instant,
+}
+
+impl Pending {
+    fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    fn progressed(&self) {
+        self.progress_ns.store(self.now_ns(), Ordering::Release);
+    }
 }
 
 impl ConnWriter {
     /// The write side of a connection with nothing queued.
     pub fn new(conn: ConnId, socket: OwnedWriteHalf) -> ConnWriter {
+        ConnWriter::with_limits(conn, socket, BacklogLimits::default())
+    }
+
+    /// The same with other limits on what may wait unwritten.
+    pub fn with_limits(conn: ConnId, socket: OwnedWriteHalf, limits: BacklogLimits) -> ConnWriter {
+        assert!(limits.bytes_max <= limits.bytes_hard_max);
         ConnWriter {
             conn,
             socket: Arc::new(socket),
             backlog: None,
+            limits,
         }
     }
 
@@ -190,7 +239,7 @@ impl ConnWriter {
     pub fn is_backlogged(&self) -> bool {
         self.backlog
             .as_ref()
-            .is_some_and(|b| b.queued.load(Ordering::Acquire) > 0)
+            .is_some_and(|b| b.pending.frames.load(Ordering::Acquire) > 0)
     }
 
     /// Writes `frames` (all this connection's) in order: with one system call when the socket
@@ -216,34 +265,46 @@ impl ConnWriter {
     }
 
     /// Hands `frames` to the writer task, spawning it the first time; closes the connection
-    /// instead if that would leave more than [`BACKLOG_BYTES_MAX`] unwritten.
+    /// instead if that would pass its [`BacklogLimits`].
     fn queue(&mut self, frames: &mut [(ConnId, Vec<u8>)]) -> Result<(), ConnGone> {
-        let (conn, socket) = (self.conn, &self.socket);
+        let (conn, socket, limits) = (self.conn, &self.socket, self.limits);
         let backlog = self.backlog.get_or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let queued = Arc::new(AtomicUsize::new(0));
-            let queued_bytes = Arc::new(AtomicUsize::new(0));
-            let task = write_loop(
+            let pending = Arc::new(Pending {
+                frames: AtomicUsize::new(0),
+                bytes: AtomicUsize::new(0),
+                progress_ns: AtomicU64::new(0),
+                origin: Instant::now(),
+            });
+            tokio::spawn(write_loop(
                 conn,
                 Arc::clone(socket),
                 rx,
-                Arc::clone(&queued),
-                Arc::clone(&queued_bytes),
-            );
-            tokio::spawn(task);
+                Arc::clone(&pending),
+            ));
             Backlog {
                 frames: tx,
-                queued,
-                queued_bytes,
+                pending,
             }
         });
+        let pending = &backlog.pending;
+        if pending.frames.load(Ordering::Acquire) == 0 {
+            // A backlog that starts now has not stalled, however long ago the last one ended.
+            pending.progressed();
+        }
         let bytes: usize = frames.iter().map(|(_, frame)| frame.len()).sum();
-        let held = backlog.queued_bytes.load(Ordering::Acquire);
-        if held + bytes > BACKLOG_BYTES_MAX {
+        let held = pending.bytes.load(Ordering::Acquire);
+        let idle_ns = pending
+            .now_ns()
+            .saturating_sub(pending.progress_ns.load(Ordering::Acquire));
+        let stalled = u128::from(idle_ns) >= limits.stall.as_nanos();
+        let after = held + bytes;
+        if after > limits.bytes_hard_max || (after > limits.bytes_max && stalled) {
             tracing::warn!(
                 conn = conn.0,
                 held,
                 bytes,
+                idle_ms = idle_ns / 1_000_000,
                 "client connection closed: it does not read what it is sent"
             );
             // Both directions: the writer task's next write fails and it ends, dropping what it
@@ -254,8 +315,8 @@ impl ConnWriter {
             return Err(ConnGone);
         }
         // Counted before they are sent, so the writer never sees a frame it has not counted.
-        backlog.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
-        backlog.queued.fetch_add(frames.len(), Ordering::AcqRel);
+        pending.bytes.fetch_add(bytes, Ordering::AcqRel);
+        pending.frames.fetch_add(frames.len(), Ordering::AcqRel);
         for (_, frame) in frames.iter_mut() {
             if backlog.frames.send(std::mem::take(frame)).is_err() {
                 // The writer task ended on a write error.
@@ -273,8 +334,7 @@ async fn write_loop(
     conn: ConnId,
     socket: Arc<OwnedWriteHalf>,
     mut incoming: mpsc::UnboundedReceiver<Vec<u8>>,
-    queued: Arc<AtomicUsize>,
-    queued_bytes: Arc<AtomicUsize>,
+    pending: Arc<Pending>,
 ) {
     let mut frames: Vec<(ConnId, Vec<u8>)> = Vec::new();
     while let Some(first) = incoming.recv().await {
@@ -291,7 +351,12 @@ async fn write_loop(
                 return;
             }
             at = match write_now(&socket, &frames, at) {
-                Ok(at) => at,
+                Ok(now) => {
+                    if now != at {
+                        pending.progressed();
+                    }
+                    now
+                }
                 Err(e) => {
                     tracing::debug!(conn = conn.0, error = %e, "client write failed");
                     return;
@@ -299,8 +364,8 @@ async fn write_loop(
             };
         }
         let bytes: usize = frames.iter().map(|(_, frame)| frame.len()).sum();
-        queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-        queued.fetch_sub(frames.len(), Ordering::AcqRel);
+        pending.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        pending.frames.fetch_sub(frames.len(), Ordering::AcqRel);
         frames.clear();
     }
 }

@@ -288,46 +288,101 @@ async fn bytes_then_end_of_stream_in_one_arrival() {
     assert!(matches!(second, Some(NetEvent::Closed(CONN))));
 }
 
+/// Limits small enough for a test: 1 MiB, 1 s (fifty times the slow reader's pause), 8 MiB.
+const LIMITS: BacklogLimits = BacklogLimits {
+    bytes_max: 1 << 20,
+    stall: Duration::from_secs(1),
+    bytes_hard_max: 8 << 20,
+};
+const BIG_FRAME_BYTES: usize = 64 << 10;
+
+/// Reads what the client gets until the end of the stream, and checks it is frames 0, 1, ...
+/// of [`BIG_FRAME_BYTES`], whole and in order (a last one may be torn by the close); returns how
+/// many.
+async fn expect_prefix_then_eof(client: &mut TcpStream) -> usize {
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, client.read_to_end(&mut received))
+        .await
+        .expect("no end of stream")
+        .expect("read");
+    let whole = received.len() - received.len() % (8 + BIG_FRAME_BYTES);
+    let got = split_frames(&received[..whole]);
+    for (index, f) in got.iter().enumerate() {
+        assert_eq!(*f, frame(index as u32, BIG_FRAME_BYTES), "frame {index}");
+    }
+    got.len()
+}
+
 #[tokio::test]
-async fn a_connection_that_does_not_read_is_closed_past_the_backlog_limit() {
+async fn a_connection_that_does_not_read_is_closed_once_its_backlog_stalls() {
     let (mut read, write, mut client) = pair().await;
-    let mut conns = BTreeMap::from([(CONN, ConnWriter::new(CONN, write))]);
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::with_limits(CONN, write, LIMITS))]);
     let mut outbox = Outbox::default();
-    let frame_bytes = 1 << 20;
-    let frames_max = (BACKLOG_BYTES_MAX / (8 + frame_bytes)) as u32;
-    // Up to the limit the frames wait for the client, however long it takes to read.
-    flush(&mut outbox, &mut conns, 0..frames_max / 2, frame_bytes);
-    flush(
-        &mut outbox,
-        &mut conns,
-        frames_max / 2..frames_max,
-        frame_bytes,
+    // 2 MiB at once: past `bytes_max`, but the backlog has only just started.
+    flush(&mut outbox, &mut conns, 0..32, BIG_FRAME_BYTES);
+    assert!(conns.contains_key(&CONN), "closed before it could stall");
+    tokio::time::sleep(LIMITS.stall + Duration::from_millis(100)).await;
+    // Nothing was read for longer than `stall`: the next frame closes it, both ways.
+    flush(&mut outbox, &mut conns, 32..33, BIG_FRAME_BYTES);
+    assert!(
+        !conns.contains_key(&CONN),
+        "kept while stalled past the limit"
     );
-    assert!(conns.contains_key(&CONN), "closed below the limit");
-    // Two frames more than fit: the connection is closed, in both directions.
-    flush(
-        &mut outbox,
-        &mut conns,
-        frames_max..frames_max + 2,
-        frame_bytes,
-    );
-    assert!(!conns.contains_key(&CONN), "kept past the limit");
     let mut byte = [0u8; 1];
     let n = tokio::time::timeout(WAIT, read.read(&mut byte))
         .await
         .expect("the read side did not see the close")
         .expect("read");
     assert_eq!(n, 0, "the read side still delivers bytes");
-    // The client gets whole frames from the first on, then the end: a prefix, never a torn or
-    // reordered frame, and never the frames refused.
-    let mut received = Vec::new();
-    tokio::time::timeout(WAIT, client.read_to_end(&mut received))
-        .await
-        .expect("no end of stream")
-        .expect("read");
-    let got = split_frames(&received[..received.len() - received.len() % (8 + frame_bytes)]);
-    for (index, f) in got.iter().enumerate() {
-        assert_eq!(*f, frame(index as u32, frame_bytes), "frame {index}");
+    let got = expect_prefix_then_eof(&mut client).await;
+    assert!(got < 33, "the refused frame was sent");
+}
+
+#[tokio::test]
+async fn a_slow_reader_keeps_its_connection_past_the_soft_limit_but_not_the_hard_one() {
+    let (_read, write, client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::with_limits(CONN, write, LIMITS))]);
+    let mut outbox = Outbox::default();
+    // A reader that takes 16 KiB every 20 ms: the writer keeps making progress.
+    let (mut client_read, _client_write) = client.into_split();
+    let reader = tokio::spawn(async move {
+        let mut received = Vec::new();
+        let mut chunk = vec![0u8; 16 << 10];
+        loop {
+            match client_read.read(&mut chunk).await {
+                Ok(0) | Err(_) => return received,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let mut next = 0;
+    for _ in 0..4 {
+        flush(&mut outbox, &mut conns, next..next + 32, BIG_FRAME_BYTES);
+        next += 32;
+        tokio::time::sleep(LIMITS.stall).await;
+        assert!(
+            conns.contains_key(&CONN),
+            "a reading client was cut off at frame {next}"
+        );
     }
-    assert!(got.len() <= frames_max as usize, "a refused frame was sent");
+    // 8 MiB more at once passes the hard limit, progress or not.
+    flush(&mut outbox, &mut conns, next..next + 128, BIG_FRAME_BYTES);
+    assert!(!conns.contains_key(&CONN), "kept past the hard limit");
+    let received = tokio::time::timeout(WAIT, reader)
+        .await
+        .expect("no end")
+        .expect("reader");
+    let whole = received.len() - received.len() % (8 + BIG_FRAME_BYTES);
+    let got = split_frames(&received[..whole]);
+    for (index, f) in got.iter().enumerate() {
+        assert_eq!(*f, frame(index as u32, BIG_FRAME_BYTES), "frame {index}");
+    }
+    // 16 KiB per 20 ms for the 4 s the loop took: about 3 MB, dozens of frames.
+    assert!(
+        got.len() >= 16,
+        "the slow reader got only {} frames",
+        got.len()
+    );
+    assert!(got.len() < next as usize + 128, "a refused frame was sent");
 }
