@@ -296,21 +296,25 @@ const LIMITS: BacklogLimits = BacklogLimits {
 };
 const BIG_FRAME_BYTES: usize = 64 << 10;
 
-/// Reads what the client gets until the end of the stream, and checks it is frames 0, 1, ...
-/// of [`BIG_FRAME_BYTES`], whole and in order (a last one may be torn by the close); returns how
-/// many.
-async fn expect_prefix_then_eof(client: &mut TcpStream) -> usize {
-    let mut received = Vec::new();
-    tokio::time::timeout(WAIT, client.read_to_end(&mut received))
-        .await
-        .expect("no end of stream")
-        .expect("read");
+/// Checks that `received` is frames 0, 1, ... of [`BIG_FRAME_BYTES`], whole and in order (a
+/// last one may be torn by a close); returns how many.
+fn expect_prefix(received: &[u8]) -> usize {
     let whole = received.len() - received.len() % (8 + BIG_FRAME_BYTES);
     let got = split_frames(&received[..whole]);
     for (index, f) in got.iter().enumerate() {
         assert_eq!(*f, frame(index as u32, BIG_FRAME_BYTES), "frame {index}");
     }
     got.len()
+}
+
+/// Reads what the client gets until the end of the stream: [`expect_prefix`].
+async fn expect_prefix_then_eof(client: &mut TcpStream) -> usize {
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, client.read_to_end(&mut received))
+        .await
+        .expect("no end of stream")
+        .expect("read");
+    expect_prefix(&received)
 }
 
 #[tokio::test]
@@ -373,16 +377,8 @@ async fn a_slow_reader_keeps_its_connection_past_the_soft_limit_but_not_the_hard
         .await
         .expect("no end")
         .expect("reader");
-    let whole = received.len() - received.len() % (8 + BIG_FRAME_BYTES);
-    let got = split_frames(&received[..whole]);
-    for (index, f) in got.iter().enumerate() {
-        assert_eq!(*f, frame(index as u32, BIG_FRAME_BYTES), "frame {index}");
-    }
+    let got = expect_prefix(&received);
     // 16 KiB per 20 ms for the 4 s the loop took: about 3 MB, dozens of frames.
-    assert!(
-        got.len() >= 16,
-        "the slow reader got only {} frames",
-        got.len()
-    );
-    assert!(got.len() < next as usize + 128, "a refused frame was sent");
+    assert!(got >= 16, "the slow reader got only {got} frames");
+    assert!(got < next as usize + 128, "a refused frame was sent");
 }
