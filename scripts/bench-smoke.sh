@@ -43,10 +43,11 @@ name, ops, errors = line["workload"], line["ops"], line["errors"]
 assert ops > 0, f"{name}: no operations completed"
 assert errors == 0, f"{name}: {errors} errors"
 if name == "ephemeral-churn":
-    # Each step of a cycle is timed too, and no step can take longer than the slowest cycle.
+    # Each step of a cycle is timed too, and every step is a part of its cycle, so no median
+    # of a step can pass the median of the cycles (1% for the rounding of the histograms).
     for step in ("connect", "create", "close"):
         p50 = line["extra"][f"{step}_p50_ms"]
-        assert 0 < p50 <= line["latency_us"]["max"] / 1e3, f"{name}: {step} p50 {p50} ms"
+        assert 0 < p50 <= line["latency_us"]["p50"] / 1e3 * 1.01, f"{name}: {step} p50 {p50} ms"
 if name == "watch-fanout":
     # A round ends with its last notification, so its first cannot come later (1% for the
     # rounding of the histograms).

@@ -182,7 +182,7 @@ async fn coordinate(
         ..Round::default()
     };
     while !progress.stopped() {
-        if let Err(e) = settle(&mut rx, &mut round, watchers, None, &mut each_watcher).await {
+        if let Err(e) = settle(&mut rx, &mut round, watchers, None, None).await {
             eprintln!("watch-fanout: {e}");
             out.recorder.errors += 1;
             progress.error();
@@ -197,12 +197,7 @@ async fn coordinate(
         };
         let write = writer.send(&set);
         // Warm-up rounds are not recorded, per watcher either.
-        let mut warm_up = Recorder::new();
-        let each = if progress.measuring() {
-            &mut each_watcher
-        } else {
-            &mut warm_up
-        };
+        let each = progress.measuring().then_some(&mut each_watcher);
         let result = settle(&mut rx, &mut round, watchers, Some(sent_at), each).await;
         let _ = crate::client::wait(write).await;
         // Every watcher has its notification: let them set their watches again.
@@ -239,13 +234,13 @@ async fn coordinate(
 }
 
 /// Without `sent_at`, waits until every watcher is notified and armed again; with it, until every
-/// watcher is notified, recording each notification's delay in `each_watcher`.
+/// watcher is notified, recording each notification's delay in `each_watcher` if given.
 async fn settle(
     rx: &mut mpsc::UnboundedReceiver<WatcherMessage>,
     round: &mut Round,
     watchers: usize,
     sent_at: Option<Instant>,
-    each_watcher: &mut Recorder,
+    mut each_watcher: Option<&mut Recorder>,
 ) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + ROUND_TIMEOUT;
     let armed_wanted = if sent_at.is_some() { 0 } else { watchers };
@@ -266,8 +261,8 @@ async fn settle(
                 round.notified += 1;
                 round.first_notified_at = Some(round.first_notified_at.map_or(at, |t| t.min(at)));
                 round.last_notified_at = round.last_notified_at.max(Some(at));
-                if let Some(sent_at) = sent_at {
-                    each_watcher.record(at.duration_since(sent_at));
+                if let (Some(sent_at), Some(each)) = (sent_at, each_watcher.as_deref_mut()) {
+                    each.record(at.duration_since(sent_at));
                 }
             }
             WatcherMessage::Failed(reason) => return Err(reason),

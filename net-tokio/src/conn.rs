@@ -292,7 +292,7 @@ impl ConnWriter {
             // A backlog that starts now has not stalled, however long ago the last one ended.
             pending.progressed();
         }
-        let bytes: usize = frames.iter().map(|(_, frame)| frame.len()).sum();
+        let bytes = frames_bytes(frames);
         let held = pending.bytes.load(Ordering::Acquire);
         let idle_ns = pending
             .now_ns()
@@ -363,11 +363,16 @@ async fn write_loop(
                 }
             };
         }
-        let bytes: usize = frames.iter().map(|(_, frame)| frame.len()).sum();
+        let bytes = frames_bytes(&frames);
         pending.bytes.fetch_sub(bytes, Ordering::AcqRel);
         pending.frames.fetch_sub(frames.len(), Ordering::AcqRel);
         frames.clear();
     }
+}
+
+/// The bytes of `frames`, as the writer task's backlog counts them.
+fn frames_bytes(frames: &[(ConnId, Vec<u8>)]) -> usize {
+    frames.iter().map(|(_, frame)| frame.len()).sum()
 }
 
 /// A position in a list of frames: whole frames written, and bytes written of the next.
