@@ -10,7 +10,7 @@ use corral_core::ConnId;
 use std::collections::BTreeMap;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
@@ -178,7 +178,10 @@ pub struct ConnGone;
 ///
 /// Dropping the writer closes the connection for writing once everything queued is written:
 /// the write half shuts its direction down when its last holder (this, or the writer task once
-/// it has written everything) drops it.
+/// it has written everything) drops it. A client that never reads what is left would keep the
+/// writer task and its frames for as long as TCP keeps probing its closed window (without end:
+/// a zero window is not a timeout), so once the writer has been dropped, a writer task that
+/// makes no progress for [`BacklogLimits::stall`] resets the connection and drops the rest.
 #[derive(Debug)]
 pub struct ConnWriter {
     conn: ConnId,
@@ -206,6 +209,9 @@ struct Pending {
     /// nanoseconds since `origin`.
     progress_ns: AtomicU64,
     origin: Instant,
+    /// Set when the node task drops the connection's [`ConnWriter`]: from then on nobody else
+    /// can close the connection, so the writer task gives up on its own after a stall.
+    orphaned: AtomicBool,
 }
 
 impl Pending {
@@ -215,6 +221,20 @@ impl Pending {
 
     fn progressed(&self) {
         self.progress_ns.store(self.now_ns(), Ordering::Release);
+    }
+
+    /// How long since the writer last made progress.
+    fn idle(&self) -> Duration {
+        let since = self.progress_ns.load(Ordering::Acquire);
+        Duration::from_nanos(self.now_ns().saturating_sub(since))
+    }
+}
+
+impl Drop for ConnWriter {
+    fn drop(&mut self) {
+        if let Some(backlog) = &self.backlog {
+            backlog.pending.orphaned.store(true, Ordering::Release);
+        }
     }
 }
 
@@ -275,12 +295,14 @@ impl ConnWriter {
                 bytes: AtomicUsize::new(0),
                 progress_ns: AtomicU64::new(0),
                 origin: Instant::now(),
+                orphaned: AtomicBool::new(false),
             });
             tokio::spawn(write_loop(
                 conn,
                 Arc::clone(socket),
                 rx,
                 Arc::clone(&pending),
+                limits.stall,
             ));
             Backlog {
                 frames: tx,
@@ -294,24 +316,20 @@ impl ConnWriter {
         }
         let bytes = frames_bytes(frames);
         let held = pending.bytes.load(Ordering::Acquire);
-        let idle_ns = pending
-            .now_ns()
-            .saturating_sub(pending.progress_ns.load(Ordering::Acquire));
-        let stalled = u128::from(idle_ns) >= limits.stall.as_nanos();
+        let idle = pending.idle();
         let after = held + bytes;
-        if after > limits.bytes_hard_max || (after > limits.bytes_max && stalled) {
+        if after > limits.bytes_hard_max || (after > limits.bytes_max && idle >= limits.stall) {
             tracing::warn!(
                 conn = conn.0,
                 held,
                 bytes,
-                idle_ms = idle_ns / 1_000_000,
+                idle_ms = idle.as_millis() as u64,
                 "client connection closed: it does not read what it is sent"
             );
-            // Both directions: the writer task's next write fails and it ends, dropping what it
-            // holds; the read task sees the end of the stream and reports the connection
-            // closed, which ends it in the node like any broken connection.
-            let stream: &tokio::net::TcpStream = socket.as_ref().as_ref();
-            let _ = rustix::net::shutdown(stream, rustix::net::Shutdown::Both);
+            // The writer task's next write fails and it ends, dropping what it holds; the read
+            // task sees the end of the stream and reports the connection closed, which ends it
+            // in the node like any broken connection.
+            reset(socket);
             return Err(ConnGone);
         }
         // Counted before they are sent, so the writer never sees a frame it has not counted.
@@ -327,14 +345,52 @@ impl ConnWriter {
     }
 }
 
+/// Ends a connection both ways at once, dropping what its socket has not sent: its read task
+/// sees the end of the stream, and when the last half is dropped the client gets a reset, not
+/// the rest of a send buffer it does not read (which would keep the closed socket in the kernel
+/// for as long as the client keeps its window shut).
+fn reset(socket: &OwnedWriteHalf) {
+    let stream: &tokio::net::TcpStream = socket.as_ref();
+    let _ = rustix::net::sockopt::set_socket_linger(stream, Some(Duration::ZERO));
+    let _ = rustix::net::shutdown(stream, rustix::net::Shutdown::Both);
+}
+
+/// Why a writer task stops waiting for its socket.
+enum Stop {
+    /// The socket cannot be written any more.
+    Gone,
+    /// The node task dropped the connection, and the client read nothing for a stall.
+    Stalled,
+}
+
+/// Waits until `socket` is writable.
+async fn writable(socket: &OwnedWriteHalf, pending: &Pending, stall: Duration) -> Result<(), Stop> {
+    loop {
+        // Until the node drops the connection, its checks in `queue` decide when a stall ends
+        // it; this wait only has to wake up now and then to notice the drop.
+        let wait = if pending.orphaned.load(Ordering::Acquire) {
+            stall.saturating_sub(pending.idle())
+        } else {
+            stall
+        };
+        if let Ok(ready) = tokio::time::timeout(wait, socket.writable()).await {
+            return ready.map_err(|_| Stop::Gone);
+        }
+        if pending.orphaned.load(Ordering::Acquire) && pending.idle() >= stall {
+            return Err(Stop::Stalled);
+        }
+    }
+}
+
 /// A connection's writer task: writes what the node task could not, as the socket takes it.
-/// Ends when the node task drops the connection (after writing everything sent before) or when
-/// a write fails.
+/// Ends when the node task drops the connection (after writing everything sent before), when a
+/// write fails, or when a dropped connection's client stops reading for `stall`.
 async fn write_loop(
     conn: ConnId,
     socket: Arc<OwnedWriteHalf>,
     mut incoming: mpsc::UnboundedReceiver<Vec<u8>>,
     pending: Arc<Pending>,
+    stall: Duration,
 ) {
     let mut frames: Vec<(ConnId, Vec<u8>)> = Vec::new();
     while let Some(first) = incoming.recv().await {
@@ -347,7 +403,15 @@ async fn write_loop(
         }
         let mut at = Cursor::default();
         while at.frame < frames.len() {
-            if socket.writable().await.is_err() {
+            if let Err(stop) = writable(&socket, &pending, stall).await {
+                if let Stop::Stalled = stop {
+                    tracing::warn!(
+                        conn = conn.0,
+                        unwritten = pending.bytes.load(Ordering::Acquire),
+                        "closed client connection reset: it does not read what is left"
+                    );
+                    reset(&socket);
+                }
                 return;
             }
             at = match write_now(&socket, &frames, at) {

@@ -378,3 +378,41 @@ async fn a_slow_reader_keeps_its_connection_past_the_soft_limit_but_not_the_hard
     assert!(got >= 16, "the slow reader got only {got} frames");
     assert!(got < next as usize + 128, "a refused frame was sent");
 }
+
+#[tokio::test]
+async fn a_closed_connection_whose_client_does_not_read_is_reset_after_a_stall() {
+    let (mut read, write, mut client) = pair().await;
+    let mut conns = BTreeMap::from([(CONN, ConnWriter::with_limits(CONN, write, LIMITS))]);
+    let mut outbox = Outbox::default();
+    // 512 KiB: under `bytes_max`, so only the stall after the close can end it.
+    for index in 0..8 {
+        outbox.send(CONN, frame(index, BIG_FRAME_BYTES));
+    }
+    outbox.close(CONN);
+    outbox.flush(&mut conns);
+    assert!(conns.is_empty());
+    tokio::time::sleep(LIMITS.stall * 2 + Duration::from_millis(200)).await;
+    // The writer task gave up: the read side ends, as it would for the node's read task...
+    expect_eof(&mut read).await;
+    drop(read);
+    // ...and the client, reading at last, gets what the kernel held and then the reset, not
+    // the frames the writer task still had.
+    let mut received = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        match tokio::time::timeout(WAIT, client.read(&mut chunk)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => received.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => {
+                assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+                break;
+            }
+            Err(_) => panic!("neither the frames nor a reset came"),
+        }
+    }
+    let got = expect_prefix(&received);
+    assert!(
+        got < 8,
+        "a stalled writer task still wrote all {got} frames"
+    );
+}
