@@ -5,6 +5,7 @@
 //! ZooKeeper trims them. Defaults are ZooKeeper's. Keys Corral does not know are collected in
 //! [`ServerConfig::unknown_keys`] for the caller to warn about; they are not fatal.
 
+use crate::conn::BacklogLimits;
 use crate::storage::{
     StorageOptions, RECORD_SLACK_BYTES, SEGMENT_BYTES_MAX_DEFAULT, SNAP_RETAIN_COUNT_MIN,
 };
@@ -98,6 +99,14 @@ pub enum ConfigError {
     /// `clientPortAddress` is empty.
     #[error("clientPortAddress is empty")]
     ClientPortAddressEmpty,
+    /// `corral.clientBacklogBytes` is above `corral.clientBacklogHardBytes`.
+    #[error("corral.clientBacklogBytes {soft} is above corral.clientBacklogHardBytes {hard}")]
+    BacklogLimitsInverted {
+        /// The soft limit, in bytes.
+        soft: usize,
+        /// The hard limit, in bytes.
+        hard: usize,
+    },
 }
 
 /// Whether a server votes or only follows.
@@ -213,6 +222,11 @@ pub struct ServerConfig {
     /// `znode.container.checkIntervalMs`: how often empty containers and expired TTL nodes are
     /// removed (ZooKeeper reads it as a system property; Corral also accepts it in zoo.cfg).
     pub container_check_interval_ms: u64,
+    /// Corral's own `corral.clientBacklogReadPauseBytes`, `corral.clientBacklogBytes`,
+    /// `corral.clientBacklogStallMs` and `corral.clientBacklogHardBytes`: how much may wait
+    /// unwritten for a client that does not read before its requests are no longer read, and
+    /// how much and for how long before its connection is closed.
+    pub client_backlog: BacklogLimits,
     /// Keys present in the file that Corral does not use, in file order.
     pub unknown_keys: Vec<String>,
 }
@@ -248,6 +262,7 @@ impl ServerConfig {
             servers: BTreeMap::new(),
             peer_type: PeerType::Participant,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
+            client_backlog: BacklogLimits::default(),
             unknown_keys: Vec::new(),
         }
     }
@@ -283,6 +298,11 @@ impl ServerConfig {
         }
         if self.client_port_address.is_empty() {
             return Err(ConfigError::ClientPortAddressEmpty);
+        }
+        let backlog = self.client_backlog;
+        if backlog.bytes_max > backlog.bytes_hard_max {
+            let (soft, hard) = (backlog.bytes_max, backlog.bytes_hard_max);
+            return Err(ConfigError::BacklogLimitsInverted { soft, hard });
         }
         if !self.servers.is_empty() {
             if self.init_limit == 0 {
@@ -401,6 +421,17 @@ impl Parsed {
                 config.container_check_interval_ms = entry.number::<u64>()?.max(1)
             }
             "peerType" => config.peer_type = parse_peer_type(&entry)?,
+            "corral.clientBacklogBytes" => config.client_backlog.bytes_max = entry.number()?,
+            "corral.clientBacklogHardBytes" => {
+                config.client_backlog.bytes_hard_max = entry.number()?
+            }
+            "corral.clientBacklogReadPauseBytes" => {
+                config.client_backlog.read_pause_bytes = entry.number()?
+            }
+            "corral.clientBacklogStallMs" => {
+                let ms = entry.number::<u64>()?.max(1);
+                config.client_backlog.stall = std::time::Duration::from_millis(ms);
+            }
             "dataDir" => self.data_dir = Some(PathBuf::from(&entry.value)),
             "dataLogDir" => self.data_log_dir = Some(PathBuf::from(&entry.value)),
             "minSessionTimeout" => self.min_session_timeout_ms = parse_timeout(&entry)?,

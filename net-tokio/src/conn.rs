@@ -38,24 +38,34 @@ pub struct BacklogLimits {
     pub bytes_max: usize,
     /// How long the writer may go without writing a byte while it holds more than `bytes_max`.
     pub stall: Duration,
+    /// Unwritten bytes past which the connection's requests are no longer read, until half of
+    /// them are written: a client that sends requests without reading their replies is slowed
+    /// down by its own TCP window instead of growing the server's backlog.
+    pub read_pause_bytes: usize,
     /// Unwritten bytes past which a connection is closed whatever its progress.
     pub bytes_hard_max: usize,
 }
 
 impl Default for BacklogLimits {
     /// 64 frames of the largest size `jute.maxbuffer` allows by default, 10 s (a third of a
-    /// typical session timeout), and 1 GiB.
+    /// typical session timeout), reads paused at 4 MiB, and 1 GiB.
     fn default() -> Self {
         BacklogLimits {
             bytes_max: 64 << 20,
             stall: Duration::from_secs(10),
+            read_pause_bytes: 4 << 20,
             bytes_hard_max: 1 << 30,
         }
     }
 }
 
-/// Accepts client connections and spawns their read tasks; the node task gets the write half.
-pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<NetEvent>) {
+/// Accepts client connections and spawns their read tasks; the node task gets the write half,
+/// which keeps to `limits`.
+pub async fn accept_loop(
+    listener: TcpListener,
+    events: mpsc::UnboundedSender<NetEvent>,
+    limits: BacklogLimits,
+) {
     let mut next_conn: u64 = 1;
     loop {
         let (stream, addr): (_, SocketAddr) = match listener.accept().await {
@@ -70,19 +80,25 @@ pub async fn accept_loop(listener: TcpListener, events: mpsc::UnboundedSender<Ne
         let conn = ConnId(next_conn);
         next_conn += 1;
         let (read_half, write_half) = stream.into_split();
-        let connected = NetEvent::Connected(conn, addr, ConnWriter::new(conn, write_half));
-        if events.send(connected).is_err() {
+        let writer = ConnWriter::with_limits(conn, write_half, limits);
+        let throttle = writer.read_throttle();
+        if events
+            .send(NetEvent::Connected(conn, addr, writer))
+            .is_err()
+        {
             return;
         }
-        tokio::spawn(read_loop(conn, read_half, events.clone()));
+        tokio::spawn(read_loop(conn, read_half, events.clone(), throttle));
     }
 }
 
-/// Forwards what a connection reads to the node task until the connection closes.
+/// Forwards what a connection reads to the node task until the connection closes; reads
+/// nothing while `throttle` says its replies are not being read.
 pub(crate) async fn read_loop(
     conn: ConnId,
     socket: OwnedReadHalf,
     events: mpsc::UnboundedSender<NetEvent>,
+    throttle: ReadThrottle,
 ) {
     // A buffer exists only while bytes are there to read: an idle connection holds none, and
     // what was read goes to the node as it is (no copy, no zeroing). A fixed 64 KiB zeroed
@@ -93,6 +109,9 @@ pub(crate) async fn read_loop(
         if socket.readable().await.is_err() {
             break;
         }
+        // After the readiness, so a wait for it that began before a backlog cannot let a
+        // request through.
+        throttle.wait(conn).await;
         let mut buf = Vec::with_capacity(chunk);
         match read_draining(&socket, &mut buf) {
             Ok(0) => break,
@@ -174,7 +193,7 @@ pub struct ConnGone;
 /// connection: a connection that backed up once (a client reading slowly, large replies) is
 /// likely to again, and a task that ended when it ran dry could miss a frame sent to it while it
 /// ended. A connection that never backs up holds no task, no channel and no buffer (10,000
-/// idle watchers hold their sockets and nothing more).
+/// idle watchers hold their sockets and a few counters each).
 ///
 /// Dropping the writer closes the connection for writing once everything queued is written:
 /// the write half shuts its direction down when its last holder (this, or the writer task once
@@ -186,18 +205,13 @@ pub struct ConnGone;
 pub struct ConnWriter {
     conn: ConnId,
     socket: Arc<OwnedWriteHalf>,
-    backlog: Option<Backlog>,
+    /// The channel to the writer task, once there is one.
+    backlog: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    pending: Arc<Pending>,
     limits: BacklogLimits,
 }
 
-/// The channel to a connection's writer task.
-#[derive(Debug)]
-struct Backlog {
-    frames: mpsc::UnboundedSender<Vec<u8>>,
-    pending: Arc<Pending>,
-}
-
-/// What a writer task holds, shared with the node task.
+/// What a writer task holds, shared with the node task and the connection's read task.
 #[derive(Debug)]
 struct Pending {
     /// Frames sent to the writer task and not yet written by it: the node task writes directly
@@ -212,6 +226,11 @@ struct Pending {
     /// Set when the node task drops the connection's [`ConnWriter`]: from then on nobody else
     /// can close the connection, so the writer task gives up on its own after a stall.
     orphaned: AtomicBool,
+    /// Set when the writer task has ended (everything written, or the connection broken).
+    ended: AtomicBool,
+    /// Wakes a read task paused by the backlog, when the backlog falls to half the pause mark
+    /// or the writer task ends.
+    drained: tokio::sync::Notify,
 }
 
 impl Pending {
@@ -232,8 +251,42 @@ impl Pending {
 
 impl Drop for ConnWriter {
     fn drop(&mut self) {
-        if let Some(backlog) = &self.backlog {
-            backlog.pending.orphaned.store(true, Ordering::Release);
+        self.pending.orphaned.store(true, Ordering::Release);
+    }
+}
+
+/// A read task's view of its connection's backlog: it stops reading requests while the
+/// client leaves [`BacklogLimits::read_pause_bytes`] of replies unread.
+#[derive(Debug)]
+pub(crate) struct ReadThrottle {
+    pending: Arc<Pending>,
+    pause_bytes: usize,
+}
+
+impl ReadThrottle {
+    /// Returns at once unless the backlog has passed the pause mark; then when it has fallen to
+    /// half of it, or the writer task has ended.
+    async fn wait(&self, conn: ConnId) {
+        let pending = &self.pending;
+        if pending.bytes.load(Ordering::Acquire) < self.pause_bytes {
+            return;
+        }
+        tracing::debug!(
+            conn = conn.0,
+            "reads paused: the client does not read its replies"
+        );
+        loop {
+            let drained = pending.drained.notified();
+            tokio::pin!(drained);
+            // Registered before the check, so a wake-up between the two is not lost.
+            drained.as_mut().enable();
+            if pending.ended.load(Ordering::Acquire)
+                || pending.bytes.load(Ordering::Acquire) <= self.pause_bytes / 2
+            {
+                tracing::debug!(conn = conn.0, "reads resumed");
+                return;
+            }
+            drained.await;
         }
     }
 }
@@ -247,19 +300,35 @@ impl ConnWriter {
     /// The same with other limits on what may wait unwritten.
     pub fn with_limits(conn: ConnId, socket: OwnedWriteHalf, limits: BacklogLimits) -> ConnWriter {
         assert!(limits.bytes_max <= limits.bytes_hard_max);
+        let pending = Arc::new(Pending {
+            frames: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            progress_ns: AtomicU64::new(0),
+            origin: Instant::now(),
+            orphaned: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            drained: tokio::sync::Notify::new(),
+        });
         ConnWriter {
             conn,
             socket: Arc::new(socket),
             backlog: None,
+            pending,
             limits,
+        }
+    }
+
+    /// The handle the connection's read task pauses on.
+    pub(crate) fn read_throttle(&self) -> ReadThrottle {
+        ReadThrottle {
+            pending: Arc::clone(&self.pending),
+            pause_bytes: self.limits.read_pause_bytes,
         }
     }
 
     /// Whether a writer task holds frames of this connection.
     pub fn is_backlogged(&self) -> bool {
-        self.backlog
-            .as_ref()
-            .is_some_and(|b| b.pending.frames.load(Ordering::Acquire) > 0)
+        self.pending.frames.load(Ordering::Acquire) > 0
     }
 
     /// Writes `frames` (all this connection's) in order: with one system call when the socket
@@ -287,29 +356,18 @@ impl ConnWriter {
     /// Hands `frames` to the writer task, spawning it the first time; closes the connection
     /// instead if that would pass its [`BacklogLimits`].
     fn queue(&mut self, frames: &mut [(ConnId, Vec<u8>)]) -> Result<(), ConnGone> {
-        let (conn, socket, limits) = (self.conn, &self.socket, self.limits);
+        let (conn, socket, limits, pending) = (self.conn, &self.socket, self.limits, &self.pending);
         let backlog = self.backlog.get_or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let pending = Arc::new(Pending {
-                frames: AtomicUsize::new(0),
-                bytes: AtomicUsize::new(0),
-                progress_ns: AtomicU64::new(0),
-                origin: Instant::now(),
-                orphaned: AtomicBool::new(false),
-            });
             tokio::spawn(write_loop(
                 conn,
                 Arc::clone(socket),
                 rx,
-                Arc::clone(&pending),
-                limits.stall,
+                Arc::clone(pending),
+                limits,
             ));
-            Backlog {
-                frames: tx,
-                pending,
-            }
+            tx
         });
-        let pending = &backlog.pending;
         if pending.frames.load(Ordering::Acquire) == 0 {
             // A backlog that starts now has not stalled, however long ago the last one ended.
             pending.progressed();
@@ -336,7 +394,7 @@ impl ConnWriter {
         pending.bytes.fetch_add(bytes, Ordering::AcqRel);
         pending.frames.fetch_add(frames.len(), Ordering::AcqRel);
         for (_, frame) in frames.iter_mut() {
-            if backlog.frames.send(std::mem::take(frame)).is_err() {
+            if backlog.send(std::mem::take(frame)).is_err() {
                 // The writer task ended on a write error.
                 return Err(ConnGone);
             }
@@ -384,14 +442,27 @@ async fn writable(socket: &OwnedWriteHalf, pending: &Pending, stall: Duration) -
 
 /// A connection's writer task: writes what the node task could not, as the socket takes it.
 /// Ends when the node task drops the connection (after writing everything sent before), when a
-/// write fails, or when a dropped connection's client stops reading for `stall`.
+/// write fails, or when a dropped connection's client stops reading for `limits.stall`.
 async fn write_loop(
     conn: ConnId,
     socket: Arc<OwnedWriteHalf>,
-    mut incoming: mpsc::UnboundedReceiver<Vec<u8>>,
+    incoming: mpsc::UnboundedReceiver<Vec<u8>>,
     pending: Arc<Pending>,
-    stall: Duration,
+    limits: BacklogLimits,
 ) {
+    write_all(conn, &socket, incoming, &pending, limits).await;
+    pending.ended.store(true, Ordering::Release);
+    pending.drained.notify_waiters();
+}
+
+async fn write_all(
+    conn: ConnId,
+    socket: &OwnedWriteHalf,
+    mut incoming: mpsc::UnboundedReceiver<Vec<u8>>,
+    pending: &Pending,
+    limits: BacklogLimits,
+) {
+    let stall = limits.stall;
     let mut frames: Vec<(ConnId, Vec<u8>)> = Vec::new();
     while let Some(first) = incoming.recv().await {
         frames.push((conn, first));
@@ -403,18 +474,18 @@ async fn write_loop(
         }
         let mut at = Cursor::default();
         while at.frame < frames.len() {
-            if let Err(stop) = writable(&socket, &pending, stall).await {
+            if let Err(stop) = writable(socket, pending, stall).await {
                 if let Stop::Stalled = stop {
                     tracing::warn!(
                         conn = conn.0,
                         unwritten = pending.bytes.load(Ordering::Acquire),
                         "closed client connection reset: it does not read what is left"
                     );
-                    reset(&socket);
+                    reset(socket);
                 }
                 return;
             }
-            at = match write_now(&socket, &frames, at) {
+            at = match write_now(socket, &frames, at) {
                 Ok(now) => {
                     if now != at {
                         pending.progressed();
@@ -428,9 +499,13 @@ async fn write_loop(
             };
         }
         let bytes = frames_bytes(&frames);
-        pending.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        let before = pending.bytes.fetch_sub(bytes, Ordering::AcqRel);
         pending.frames.fetch_sub(frames.len(), Ordering::AcqRel);
         frames.clear();
+        let resume = limits.read_pause_bytes / 2;
+        if before > resume && before - bytes <= resume {
+            pending.drained.notify_waiters();
+        }
     }
 }
 

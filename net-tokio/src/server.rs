@@ -174,7 +174,7 @@ pub async fn serve(
         tracing::info!(id = me.0, members = sc.servers.len(), "ensemble member");
         driver = driver.with_peers(peers, sc.data_dir.clone());
     }
-    let acceptor = tokio::spawn(accept_loop(listener, net_tx));
+    let acceptor = tokio::spawn(accept_loop(listener, net_tx, sc.client_backlog));
     driver.run(net_rx, storage_events, shutdown).await;
     acceptor.abort();
     tracing::info!("stopped");

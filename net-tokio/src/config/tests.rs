@@ -274,6 +274,51 @@ fn validation() {
         .validate()
         .expect_err("empty");
     assert!(matches!(error, ConfigError::ClientPortAddressEmpty));
+    let error =
+        parse("dataDir=/d\ncorral.clientBacklogBytes=2048\ncorral.clientBacklogHardBytes=1024\n")
+            .validate()
+            .expect_err("inverted backlog");
+    assert!(matches!(
+        error,
+        ConfigError::BacklogLimitsInverted {
+            soft: 2048,
+            hard: 1024
+        }
+    ));
+}
+
+#[test]
+fn client_backlog_limits() {
+    assert_eq!(
+        parse("dataDir=/d\n").client_backlog,
+        BacklogLimits::default()
+    );
+    let config = parse(
+        "dataDir=/d\ncorral.clientBacklogBytes=1048576\ncorral.clientBacklogStallMs=2500\n\
+         corral.clientBacklogHardBytes=8388608\ncorral.clientBacklogReadPauseBytes=65536\n",
+    );
+    config.validate().expect("valid");
+    assert_eq!(
+        config.client_backlog,
+        BacklogLimits {
+            bytes_max: 1 << 20,
+            stall: std::time::Duration::from_millis(2500),
+            read_pause_bytes: 64 << 10,
+            bytes_hard_max: 8 << 20,
+        }
+    );
+    assert!(config.unknown_keys.is_empty());
+    // A stall of 0 would close a connection at its first backlog: it is read as 1 ms.
+    let config = parse("dataDir=/d\ncorral.clientBacklogStallMs=0\n");
+    assert_eq!(
+        config.client_backlog.stall,
+        std::time::Duration::from_millis(1)
+    );
+    let error = parse_error("dataDir=/d\ncorral.clientBacklogBytes=-1\n");
+    assert!(
+        matches!(error, ConfigError::InvalidValue { line: 2, .. }),
+        "{error}"
+    );
 }
 
 #[test]

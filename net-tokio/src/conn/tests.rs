@@ -238,9 +238,10 @@ async fn a_read_that_drains_the_socket_clears_its_readiness() {
 /// or not, and the end of the stream arrives after the last of them.
 #[tokio::test]
 async fn bytes_after_a_drained_read_still_arrive() {
-    let (read, _write, mut client) = pair().await;
+    let (read, write, mut client) = pair().await;
+    let writer = ConnWriter::new(CONN, write);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(read_loop(CONN, read, tx));
+    tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
     let mut sent = Vec::new();
     for round in 0u8..20 {
         let message = vec![round; 10 + usize::from(round)];
@@ -276,22 +277,25 @@ async fn bytes_after_a_drained_read_still_arrive() {
 /// Bytes and the end of the stream already there at the first read: both are reported.
 #[tokio::test]
 async fn bytes_then_end_of_stream_in_one_arrival() {
-    let (read, _write, mut client) = pair().await;
+    let (read, write, mut client) = pair().await;
     client.write_all(b"last words").await.expect("write");
     client.shutdown().await.expect("shutdown");
     tokio::time::sleep(Duration::from_millis(20)).await;
+    let writer = ConnWriter::new(CONN, write);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(read_loop(CONN, read, tx));
+    tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
     let first = tokio::time::timeout(WAIT, rx.recv()).await.expect("stuck");
     assert!(matches!(first, Some(NetEvent::Bytes(CONN, ref b)) if b == b"last words"));
     let second = tokio::time::timeout(WAIT, rx.recv()).await.expect("stuck");
     assert!(matches!(second, Some(NetEvent::Closed(CONN))));
 }
 
-/// Limits small enough for a test: 1 MiB, 1 s (fifty times the slow reader's pause), 8 MiB.
+/// Limits small enough for a test: 1 MiB, 1 s (fifty times the slow reader's pause), reads
+/// paused at 256 KiB, 8 MiB.
 const LIMITS: BacklogLimits = BacklogLimits {
     bytes_max: 1 << 20,
     stall: Duration::from_secs(1),
+    read_pause_bytes: 256 << 10,
     bytes_hard_max: 8 << 20,
 };
 const BIG_FRAME_BYTES: usize = 64 << 10;
@@ -415,4 +419,59 @@ async fn a_closed_connection_whose_client_does_not_read_is_reset_after_a_stall()
         got < 8,
         "a stalled writer task still wrote all {got} frames"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_its_replies_is_not_read_from_until_it_does() {
+    let (read, write, mut client) = pair().await;
+    let writer = ConnWriter::with_limits(CONN, write, LIMITS);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
+    let mut conns = BTreeMap::from([(CONN, writer)]);
+    let mut outbox = Outbox::default();
+    // 512 KiB the client does not read: past the pause mark (256 KiB), under `bytes_max`.
+    flush(&mut outbox, &mut conns, 0..8, BIG_FRAME_BYTES);
+    assert!(conns[&CONN].is_backlogged());
+    client.write_all(b"next request").await.expect("write");
+    let early = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
+    assert!(early.is_err(), "read while the replies wait: {early:?}");
+    // The client reads its replies; once half of the pause mark is left, its request is read.
+    expect_frames(&mut client, 0..8, BIG_FRAME_BYTES).await;
+    let read = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("never read");
+    assert!(
+        matches!(read, Some(NetEvent::Bytes(CONN, ref b)) if b == b"next request"),
+        "{read:?}"
+    );
+    assert!(conns.contains_key(&CONN), "a reading client was cut off");
+}
+
+#[tokio::test]
+async fn a_paused_read_task_ends_when_its_connection_is_reset() {
+    let (read, write, client) = pair().await;
+    let writer = ConnWriter::with_limits(CONN, write, LIMITS);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
+    let mut conns = BTreeMap::from([(CONN, writer)]);
+    let mut outbox = Outbox::default();
+    flush(&mut outbox, &mut conns, 0..8, BIG_FRAME_BYTES);
+    let (_client_read, mut client_write) = client.into_split();
+    client_write.write_all(b"request").await.expect("write");
+    // The node closes the connection (its session ended); the client never reads, so after the
+    // stall the writer task resets it, and the paused read task reports it closed.
+    outbox.close(CONN);
+    outbox.flush(&mut conns);
+    let closed = tokio::time::timeout(LIMITS.stall * 2 + WAIT, async {
+        loop {
+            match rx.recv().await {
+                Some(NetEvent::Closed(conn)) => return conn,
+                Some(_) => continue,
+                None => panic!("the read task ended without reporting the close"),
+            }
+        }
+    })
+    .await
+    .expect("the paused read task never ended");
+    assert_eq!(closed, CONN);
 }
