@@ -40,7 +40,8 @@ pub struct BacklogLimits {
     pub stall: Duration,
     /// Unwritten bytes past which the connection's requests are no longer read, until half of
     /// them are written: a client that sends requests without reading their replies is slowed
-    /// down by its own TCP window instead of growing the server's backlog.
+    /// down by its own TCP window instead of growing the server's backlog. A paused connection
+    /// whose writer makes no progress for `stall` is closed.
     pub read_pause_bytes: usize,
     /// Unwritten bytes past which a connection is closed whatever its progress.
     pub bytes_hard_max: usize,
@@ -48,12 +49,14 @@ pub struct BacklogLimits {
 
 impl Default for BacklogLimits {
     /// 64 frames of the largest size `jute.maxbuffer` allows by default, 10 s (a third of a
-    /// typical session timeout), reads paused at 4 MiB, and 1 GiB.
+    /// typical session timeout), reads paused at the same 64 MiB, and 1 GiB. The pause mark is
+    /// not lower because a client that reads only once it has sent all its requests stops
+    /// reading at the mark for good (its sends block): below it such a client works.
     fn default() -> Self {
         BacklogLimits {
             bytes_max: 64 << 20,
             stall: Duration::from_secs(10),
-            read_pause_bytes: 4 << 20,
+            read_pause_bytes: 64 << 20,
             bytes_hard_max: 1 << 30,
         }
     }
@@ -111,7 +114,14 @@ pub(crate) async fn read_loop(
         }
         // After the readiness, so a wait for it that began before a backlog cannot let a
         // request through.
-        throttle.wait(conn).await;
+        if throttle.wait(conn).await.is_err() {
+            tracing::warn!(
+                conn = conn.0,
+                "client connection closed: it sends requests but does not read the replies"
+            );
+            reset(socket.as_ref());
+            break;
+        }
         let mut buf = Vec::with_capacity(chunk);
         match read_draining(&socket, &mut buf) {
             Ok(0) => break,
@@ -261,15 +271,22 @@ impl Drop for ConnWriter {
 pub(crate) struct ReadThrottle {
     pending: Arc<Pending>,
     pause_bytes: usize,
+    stall: Duration,
 }
+
+/// A paused read task's client read nothing for [`BacklogLimits::stall`].
+#[derive(Debug)]
+struct Stalled;
 
 impl ReadThrottle {
     /// Returns at once unless the backlog has passed the pause mark; then when it has fallen to
-    /// half of it, or the writer task has ended.
-    async fn wait(&self, conn: ConnId) {
+    /// half of it, or the writer task has ended. `Err` when the writer made no progress for a
+    /// stall meanwhile: a client that sends requests without ever reading (one that reads only
+    /// after it has sent everything, say) would otherwise hang until its session expired.
+    async fn wait(&self, conn: ConnId) -> Result<(), Stalled> {
         let pending = &self.pending;
         if pending.bytes.load(Ordering::Acquire) < self.pause_bytes {
-            return;
+            return Ok(());
         }
         tracing::debug!(
             conn = conn.0,
@@ -284,9 +301,13 @@ impl ReadThrottle {
                 || pending.bytes.load(Ordering::Acquire) <= self.pause_bytes / 2
             {
                 tracing::debug!(conn = conn.0, "reads resumed");
-                return;
+                return Ok(());
             }
-            drained.await;
+            let idle = pending.idle();
+            if idle >= self.stall {
+                return Err(Stalled);
+            }
+            let _ = tokio::time::timeout(self.stall - idle, drained).await;
         }
     }
 }
@@ -323,6 +344,7 @@ impl ConnWriter {
         ReadThrottle {
             pending: Arc::clone(&self.pending),
             pause_bytes: self.limits.read_pause_bytes,
+            stall: self.limits.stall,
         }
     }
 
@@ -387,7 +409,7 @@ impl ConnWriter {
             // The writer task's next write fails and it ends, dropping what it holds; the read
             // task sees the end of the stream and reports the connection closed, which ends it
             // in the node like any broken connection.
-            reset(socket);
+            reset(socket.as_ref().as_ref());
             return Err(ConnGone);
         }
         // Counted before they are sent, so the writer never sees a frame it has not counted.
@@ -407,8 +429,7 @@ impl ConnWriter {
 /// sees the end of the stream, and when the last half is dropped the client gets a reset, not
 /// the rest of a send buffer it does not read (which would keep the closed socket in the kernel
 /// for as long as the client keeps its window shut).
-fn reset(socket: &OwnedWriteHalf) {
-    let stream: &tokio::net::TcpStream = socket.as_ref();
+fn reset(stream: &tokio::net::TcpStream) {
     let _ = rustix::net::sockopt::set_socket_linger(stream, Some(Duration::ZERO));
     let _ = rustix::net::shutdown(stream, rustix::net::Shutdown::Both);
 }
@@ -481,7 +502,7 @@ async fn write_all(
                         unwritten = pending.bytes.load(Ordering::Acquire),
                         "closed client connection reset: it does not read what is left"
                     );
-                    reset(socket);
+                    reset(socket.as_ref());
                 }
                 return;
             }

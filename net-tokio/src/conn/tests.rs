@@ -475,3 +475,31 @@ async fn a_paused_read_task_ends_when_its_connection_is_reset() {
     .expect("the paused read task never ended");
     assert_eq!(closed, CONN);
 }
+
+#[tokio::test]
+async fn a_paused_connection_whose_client_never_reads_is_closed_after_a_stall() {
+    let (read, write, client) = pair().await;
+    let writer = ConnWriter::with_limits(CONN, write, LIMITS);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
+    let mut conns = BTreeMap::from([(CONN, writer)]);
+    let mut outbox = Outbox::default();
+    // Past the pause mark, under `bytes_max`: only the paused read can end it.
+    flush(&mut outbox, &mut conns, 0..8, BIG_FRAME_BYTES);
+    let (_client_read, mut client_write) = client.into_split();
+    client_write.write_all(b"request").await.expect("write");
+    let started = std::time::Instant::now();
+    let closed = tokio::time::timeout(LIMITS.stall + WAIT, rx.recv())
+        .await
+        .expect("a client that never reads kept its connection");
+    assert!(matches!(closed, Some(NetEvent::Closed(CONN))), "{closed:?}");
+    assert!(
+        started.elapsed() >= LIMITS.stall - Duration::from_millis(50),
+        "closed after {:?}, before a stall",
+        started.elapsed()
+    );
+    assert!(
+        conns.contains_key(&CONN),
+        "the node still holds it until it hears"
+    );
+}
