@@ -421,17 +421,26 @@ async fn a_closed_connection_whose_client_does_not_read_is_reset_after_a_stall()
     );
 }
 
-#[tokio::test]
-async fn a_client_that_does_not_read_its_replies_is_not_read_from_until_it_does() {
-    let (read, write, mut client) = pair().await;
+/// A connection with a read task, whose writer holds 512 KiB the client has not read: past the
+/// pause mark of [`LIMITS`] (256 KiB), under `bytes_max`.
+async fn paused() -> (
+    mpsc::UnboundedReceiver<NetEvent>,
+    BTreeMap<ConnId, ConnWriter>,
+    TcpStream,
+) {
+    let (read, write, client) = pair().await;
     let writer = ConnWriter::with_limits(CONN, write, LIMITS);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
     let mut conns = BTreeMap::from([(CONN, writer)]);
-    let mut outbox = Outbox::default();
-    // 512 KiB the client does not read: past the pause mark (256 KiB), under `bytes_max`.
-    flush(&mut outbox, &mut conns, 0..8, BIG_FRAME_BYTES);
+    flush(&mut Outbox::default(), &mut conns, 0..8, BIG_FRAME_BYTES);
     assert!(conns[&CONN].is_backlogged());
+    (rx, conns, client)
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_its_replies_is_not_read_from_until_it_does() {
+    let (mut rx, conns, mut client) = paused().await;
     client.write_all(b"next request").await.expect("write");
     let early = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
     assert!(early.is_err(), "read while the replies wait: {early:?}");
@@ -448,21 +457,13 @@ async fn a_client_that_does_not_read_its_replies_is_not_read_from_until_it_does(
 }
 
 #[tokio::test]
-async fn a_paused_read_task_ends_when_its_connection_is_reset() {
-    let (read, write, client) = pair().await;
-    let writer = ConnWriter::with_limits(CONN, write, LIMITS);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
-    let mut conns = BTreeMap::from([(CONN, writer)]);
-    let mut outbox = Outbox::default();
-    flush(&mut outbox, &mut conns, 0..8, BIG_FRAME_BYTES);
-    let (_client_read, mut client_write) = client.into_split();
-    client_write.write_all(b"request").await.expect("write");
-    // The node closes the connection (its session ended); the client never reads, so after the
-    // stall the writer task resets it, and the paused read task reports it closed.
-    outbox.close(CONN);
-    outbox.flush(&mut conns);
-    let closed = tokio::time::timeout(LIMITS.stall * 2 + WAIT, async {
+async fn a_paused_read_task_ends_as_soon_as_its_connection_breaks() {
+    let (mut rx, _conns, client) = paused().await;
+    // The client goes away with a reset: the writer task's write fails and it ends, which must
+    // wake the paused read task at once, not after a stall.
+    client.set_zero_linger().expect("linger");
+    drop(client);
+    let closed = tokio::time::timeout(LIMITS.stall / 2, async {
         loop {
             match rx.recv().await {
                 Some(NetEvent::Closed(conn)) => return conn,
@@ -472,22 +473,14 @@ async fn a_paused_read_task_ends_when_its_connection_is_reset() {
         }
     })
     .await
-    .expect("the paused read task never ended");
+    .expect("the paused read task did not notice the broken connection");
     assert_eq!(closed, CONN);
 }
 
 #[tokio::test]
 async fn a_paused_connection_whose_client_never_reads_is_closed_after_a_stall() {
-    let (read, write, client) = pair().await;
-    let writer = ConnWriter::with_limits(CONN, write, LIMITS);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
-    let mut conns = BTreeMap::from([(CONN, writer)]);
-    let mut outbox = Outbox::default();
-    // Past the pause mark, under `bytes_max`: only the paused read can end it.
-    flush(&mut outbox, &mut conns, 0..8, BIG_FRAME_BYTES);
-    let (_client_read, mut client_write) = client.into_split();
-    client_write.write_all(b"request").await.expect("write");
+    let (mut rx, conns, mut client) = paused().await;
+    client.write_all(b"request").await.expect("write");
     let started = std::time::Instant::now();
     let closed = tokio::time::timeout(LIMITS.stall + WAIT, rx.recv())
         .await
