@@ -471,12 +471,13 @@ async fn write_loop(
     pending: Arc<Pending>,
     limits: BacklogLimits,
 ) {
-    write_all(conn, &socket, incoming, &pending, limits).await;
+    write_backlog(conn, &socket, incoming, &pending, limits).await;
     pending.ended.store(true, Ordering::Release);
     pending.drained.notify_waiters();
 }
 
-async fn write_all(
+/// The body of [`write_loop`]: returns when the task is to end, for whatever reason.
+async fn write_backlog(
     conn: ConnId,
     socket: &OwnedWriteHalf,
     mut incoming: mpsc::UnboundedReceiver<Vec<u8>>,
