@@ -222,10 +222,10 @@ pub struct ServerConfig {
     /// `znode.container.checkIntervalMs`: how often empty containers and expired TTL nodes are
     /// removed (ZooKeeper reads it as a system property; Corral also accepts it in zoo.cfg).
     pub container_check_interval_ms: u64,
-    /// Corral's own `corral.clientBacklogReadPauseBytes`, `corral.clientBacklogBytes`,
-    /// `corral.clientBacklogStallMs` and `corral.clientBacklogHardBytes`: how much may wait
-    /// unwritten for a client that does not read before its requests are no longer read, and
-    /// how much and for how long before its connection is closed.
+    /// Corral's own `corral.clientBacklogBytes`, `corral.clientBacklogStallMs` and
+    /// `corral.clientBacklogHardBytes`: how much may wait unwritten for a client that does not
+    /// read before its requests are no longer read, and how much and for how long before its
+    /// connection is closed.
     pub client_backlog: BacklogLimits,
     /// Keys present in the file that Corral does not use, in file order.
     pub unknown_keys: Vec<String>,
@@ -424,9 +424,6 @@ impl Parsed {
             "corral.clientBacklogBytes" => config.client_backlog.bytes_max = entry.number()?,
             "corral.clientBacklogHardBytes" => {
                 config.client_backlog.bytes_hard_max = entry.number()?
-            }
-            "corral.clientBacklogReadPauseBytes" => {
-                config.client_backlog.read_pause_bytes = entry.number()?
             }
             "corral.clientBacklogStallMs" => {
                 let ms = entry.number::<u64>()?.max(1);

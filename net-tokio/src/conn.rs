@@ -27,36 +27,33 @@ const READ_CHUNK_MIN_BYTES: usize = 2 * 1024;
 const FRAMES_PER_WRITE_MAX: usize = 64;
 /// How much a connection may leave unwritten, and for how long. A client that stops reading
 /// while replies and notifications keep coming (a stuck process, persistent watches on a busy
-/// tree) would otherwise grow the server's memory without bound; past these limits it is
+/// tree) would otherwise grow the server's memory without bound. Past `bytes_max` its requests
+/// are no longer read (its own TCP window then holds them back) until half is written; past
+/// `bytes_max` with nothing written for `stall`, or past `bytes_hard_max` at all, it is
 /// disconnected like any client whose connection breaks: its session lives on until its
 /// timeout, and a real client reconnects and sets its watches again. A client that reads, even
 /// slowly, is not cut off by a burst of large replies it asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BacklogLimits {
-    /// Unwritten bytes past which a connection whose writer made no progress for `stall` is
-    /// closed.
+    /// Unwritten bytes past which the connection is not read from, and past which its writer
+    /// may not go `stall` without progress.
     pub bytes_max: usize,
-    /// How long the writer may go without writing a byte while it holds more than `bytes_max`.
+    /// How long the writer may go without writing a byte while it holds more than `bytes_max`,
+    /// or anything at all once the node has dropped the connection.
     pub stall: Duration,
-    /// Unwritten bytes past which the connection's requests are no longer read, until half of
-    /// them are written: a client that sends requests without reading their replies is slowed
-    /// down by its own TCP window instead of growing the server's backlog. A paused connection
-    /// whose writer makes no progress for `stall` is closed.
-    pub read_pause_bytes: usize,
     /// Unwritten bytes past which a connection is closed whatever its progress.
     pub bytes_hard_max: usize,
 }
 
 impl Default for BacklogLimits {
     /// 64 frames of the largest size `jute.maxbuffer` allows by default, 10 s (a third of a
-    /// typical session timeout), reads paused at the same 64 MiB, and 1 GiB. The pause mark is
-    /// not lower because a client that reads only once it has sent all its requests stops
-    /// reading at the mark for good (its sends block): below it such a client works.
+    /// typical session timeout), and 1 GiB. `bytes_max` is not lower because a client that
+    /// reads only once it has sent all its requests stops reading there for good (its sends
+    /// block): below it such a client works.
     fn default() -> Self {
         BacklogLimits {
             bytes_max: 64 << 20,
             stall: Duration::from_secs(10),
-            read_pause_bytes: 64 << 20,
             bytes_hard_max: 1 << 30,
         }
     }
@@ -114,12 +111,7 @@ pub(crate) async fn read_loop(
         }
         // After the readiness, so a wait for it that began before a backlog cannot let a
         // request through.
-        if throttle.wait(conn).await.is_err() {
-            tracing::warn!(
-                conn = conn.0,
-                "client connection closed: it sends requests but does not read the replies"
-            );
-            reset(socket.as_ref());
+        if !throttle.wait(conn).await {
             break;
         }
         let mut buf = Vec::with_capacity(chunk);
@@ -266,27 +258,22 @@ impl Drop for ConnWriter {
 }
 
 /// A read task's view of its connection's backlog: it stops reading requests while the
-/// client leaves [`BacklogLimits::read_pause_bytes`] of replies unread.
+/// client leaves more than [`BacklogLimits::bytes_max`] of replies unread. It needs no timer of
+/// its own: a pause that lasts a stall ends with the writer task resetting the connection.
 #[derive(Debug)]
 pub(crate) struct ReadThrottle {
     pending: Arc<Pending>,
     pause_bytes: usize,
-    stall: Duration,
 }
-
-/// A paused read task's client read nothing for [`BacklogLimits::stall`].
-#[derive(Debug)]
-struct Stalled;
 
 impl ReadThrottle {
     /// Returns at once unless the backlog has passed the pause mark; then when it has fallen to
-    /// half of it, or the writer task has ended. `Err` when the writer made no progress for a
-    /// stall meanwhile: a client that sends requests without ever reading (one that reads only
-    /// after it has sent everything, say) would otherwise hang until its session expired.
-    async fn wait(&self, conn: ConnId) -> Result<(), Stalled> {
+    /// half of it (`true`: read on), or when the writer task has ended (`false`: the connection
+    /// is broken, reset or dropped by the node, and what it still holds is not to be read).
+    async fn wait(&self, conn: ConnId) -> bool {
         let pending = &self.pending;
-        if pending.bytes.load(Ordering::Acquire) < self.pause_bytes {
-            return Ok(());
+        if pending.bytes.load(Ordering::Acquire) <= self.pause_bytes {
+            return true;
         }
         tracing::debug!(
             conn = conn.0,
@@ -297,17 +284,14 @@ impl ReadThrottle {
             tokio::pin!(drained);
             // Registered before the check, so a wake-up between the two is not lost.
             drained.as_mut().enable();
-            if pending.ended.load(Ordering::Acquire)
-                || pending.bytes.load(Ordering::Acquire) <= self.pause_bytes / 2
-            {
+            if pending.ended.load(Ordering::Acquire) {
+                return false;
+            }
+            if pending.bytes.load(Ordering::Acquire) <= self.pause_bytes / 2 {
                 tracing::debug!(conn = conn.0, "reads resumed");
-                return Ok(());
+                return true;
             }
-            let idle = pending.idle();
-            if idle >= self.stall {
-                return Err(Stalled);
-            }
-            let _ = tokio::time::timeout(self.stall - idle, drained).await;
+            drained.await;
         }
     }
 }
@@ -343,8 +327,7 @@ impl ConnWriter {
     pub(crate) fn read_throttle(&self) -> ReadThrottle {
         ReadThrottle {
             pending: Arc::clone(&self.pending),
-            pause_bytes: self.limits.read_pause_bytes,
-            stall: self.limits.stall,
+            pause_bytes: self.limits.bytes_max,
         }
     }
 
@@ -376,7 +359,8 @@ impl ConnWriter {
     }
 
     /// Hands `frames` to the writer task, spawning it the first time; closes the connection
-    /// instead if that would pass its [`BacklogLimits`].
+    /// instead if that would pass [`BacklogLimits::bytes_hard_max`] (a stall past `bytes_max`
+    /// is the writer task's to notice: it sees the progress, and needs no new frame to act).
     fn queue(&mut self, frames: &mut [(ConnId, Vec<u8>)]) -> Result<(), ConnGone> {
         let (conn, socket, limits, pending) = (self.conn, &self.socket, self.limits, &self.pending);
         let backlog = self.backlog.get_or_insert_with(|| {
@@ -396,14 +380,11 @@ impl ConnWriter {
         }
         let bytes = frames_bytes(frames);
         let held = pending.bytes.load(Ordering::Acquire);
-        let idle = pending.idle();
-        let after = held + bytes;
-        if after > limits.bytes_hard_max || (after > limits.bytes_max && idle >= limits.stall) {
+        if held + bytes > limits.bytes_hard_max {
             tracing::warn!(
                 conn = conn.0,
                 held,
                 bytes,
-                idle_ms = idle.as_millis() as u64,
                 "client connection closed: it does not read what it is sent"
             );
             // The writer task's next write fails and it ends, dropping what it holds; the read
@@ -438,24 +419,36 @@ fn reset(stream: &tokio::net::TcpStream) {
 enum Stop {
     /// The socket cannot be written any more.
     Gone,
-    /// The node task dropped the connection, and the client read nothing for a stall.
+    /// The writer may not stall and made no progress for a stall.
     Stalled,
 }
 
-/// Waits until `socket` is writable.
-async fn writable(socket: &OwnedWriteHalf, pending: &Pending, stall: Duration) -> Result<(), Stop> {
+/// Whether the writer may not go [`BacklogLimits::stall`] without progress: it holds more
+/// than `bytes_max`, or anything once the node has dropped the connection (nobody else could
+/// close it then).
+fn may_not_stall(pending: &Pending, limits: BacklogLimits) -> bool {
+    pending.orphaned.load(Ordering::Acquire)
+        || pending.bytes.load(Ordering::Acquire) > limits.bytes_max
+}
+
+/// Waits until `socket` is writable, or until the writer has stalled where it may not.
+async fn writable(
+    socket: &OwnedWriteHalf,
+    pending: &Pending,
+    limits: BacklogLimits,
+) -> Result<(), Stop> {
     loop {
-        // Until the node drops the connection, its checks in `queue` decide when a stall ends
-        // it; this wait only has to wake up now and then to notice the drop.
-        let wait = if pending.orphaned.load(Ordering::Acquire) {
-            stall.saturating_sub(pending.idle())
+        // A writer that may stall still wakes up once a stall to see whether that changed (more
+        // frames, or the node's drop), so a stall is noticed within two of them.
+        let wait = if may_not_stall(pending, limits) {
+            limits.stall.saturating_sub(pending.idle())
         } else {
-            stall
+            limits.stall
         };
         if let Ok(ready) = tokio::time::timeout(wait, socket.writable()).await {
             return ready.map_err(|_| Stop::Gone);
         }
-        if pending.orphaned.load(Ordering::Acquire) && pending.idle() >= stall {
+        if may_not_stall(pending, limits) && pending.idle() >= limits.stall {
             return Err(Stop::Stalled);
         }
     }
@@ -463,7 +456,7 @@ async fn writable(socket: &OwnedWriteHalf, pending: &Pending, stall: Duration) -
 
 /// A connection's writer task: writes what the node task could not, as the socket takes it.
 /// Ends when the node task drops the connection (after writing everything sent before), when a
-/// write fails, or when a dropped connection's client stops reading for `limits.stall`.
+/// write fails, or when its client stops reading where it may not (see [`may_not_stall`]).
 async fn write_loop(
     conn: ConnId,
     socket: Arc<OwnedWriteHalf>,
@@ -484,7 +477,6 @@ async fn write_backlog(
     pending: &Pending,
     limits: BacklogLimits,
 ) {
-    let stall = limits.stall;
     let mut frames: Vec<(ConnId, Vec<u8>)> = Vec::new();
     while let Some(first) = incoming.recv().await {
         frames.push((conn, first));
@@ -496,13 +488,22 @@ async fn write_backlog(
         }
         let mut at = Cursor::default();
         while at.frame < frames.len() {
-            if let Err(stop) = writable(socket, pending, stall).await {
+            if let Err(stop) = writable(socket, pending, limits).await {
                 if let Stop::Stalled = stop {
-                    tracing::warn!(
-                        conn = conn.0,
-                        unwritten = pending.bytes.load(Ordering::Acquire),
-                        "closed client connection reset: it does not read what is left"
-                    );
+                    let unwritten = pending.bytes.load(Ordering::Acquire);
+                    if pending.orphaned.load(Ordering::Acquire) {
+                        tracing::warn!(
+                            conn = conn.0,
+                            unwritten,
+                            "closed client connection reset: it does not read what is left"
+                        );
+                    } else {
+                        tracing::warn!(
+                            conn = conn.0,
+                            unwritten,
+                            "client connection closed: it does not read what it is sent"
+                        );
+                    }
                     reset(socket.as_ref());
                 }
                 return;
@@ -524,7 +525,7 @@ async fn write_backlog(
         let before = pending.bytes.fetch_sub(bytes, Ordering::AcqRel);
         pending.frames.fetch_sub(frames.len(), Ordering::AcqRel);
         frames.clear();
-        let resume = limits.read_pause_bytes / 2;
+        let resume = limits.bytes_max / 2;
         if before > resume && before - bytes <= resume {
             pending.drained.notify_waiters();
         }

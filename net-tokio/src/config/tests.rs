@@ -295,7 +295,7 @@ fn client_backlog_limits() {
     );
     let config = parse(
         "dataDir=/d\ncorral.clientBacklogBytes=1048576\ncorral.clientBacklogStallMs=2500\n\
-         corral.clientBacklogHardBytes=8388608\ncorral.clientBacklogReadPauseBytes=65536\n",
+         corral.clientBacklogHardBytes=8388608\n",
     );
     config.validate().expect("valid");
     assert_eq!(
@@ -303,7 +303,6 @@ fn client_backlog_limits() {
         BacklogLimits {
             bytes_max: 1 << 20,
             stall: std::time::Duration::from_millis(2500),
-            read_pause_bytes: 64 << 10,
             bytes_hard_max: 8 << 20,
         }
     );

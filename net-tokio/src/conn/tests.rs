@@ -290,12 +290,10 @@ async fn bytes_then_end_of_stream_in_one_arrival() {
     assert!(matches!(second, Some(NetEvent::Closed(CONN))));
 }
 
-/// Limits small enough for a test: 1 MiB, 1 s (fifty times the slow reader's pause), reads
-/// paused at 256 KiB, 8 MiB.
+/// Limits small enough for a test: 1 MiB, 1 s (fifty times the slow reader's pause), 8 MiB.
 const LIMITS: BacklogLimits = BacklogLimits {
     bytes_max: 1 << 20,
     stall: Duration::from_secs(1),
-    read_pause_bytes: 256 << 10,
     bytes_hard_max: 8 << 20,
 };
 const BIG_FRAME_BYTES: usize = 64 << 10;
@@ -329,17 +327,23 @@ async fn a_connection_that_does_not_read_is_closed_once_its_backlog_stalls() {
     // 2 MiB at once: past `bytes_max`, but the backlog has only just started.
     flush(&mut outbox, &mut conns, 0..32, BIG_FRAME_BYTES);
     assert!(conns.contains_key(&CONN), "closed before it could stall");
-    tokio::time::sleep(LIMITS.stall + Duration::from_millis(100)).await;
-    // Nothing was read for longer than `stall`: the next frame closes it, both ways.
-    flush(&mut outbox, &mut conns, 32..33, BIG_FRAME_BYTES);
-    assert!(
-        !conns.contains_key(&CONN),
-        "kept while stalled past the limit"
-    );
-    // The read side sees the end of the stream too.
+    let started = std::time::Instant::now();
+    // Nothing is read for `stall`: the writer task resets the connection by itself, with no
+    // further frame to prompt it, and the read side sees the end of the stream.
     expect_eof(&mut read).await;
+    assert!(
+        started.elapsed() >= LIMITS.stall - Duration::from_millis(50),
+        "closed after {:?}, before a stall",
+        started.elapsed()
+    );
+    // The next frame finds it gone.
+    flush(&mut outbox, &mut conns, 32..33, BIG_FRAME_BYTES);
+    assert!(!conns.contains_key(&CONN), "kept after the reset");
     let got = expect_prefix_then_eof(&mut client).await;
-    assert!(got < 33, "the refused frame was sent");
+    assert!(
+        got < 32,
+        "all {got} frames were written to a client that read none"
+    );
 }
 
 #[tokio::test]
@@ -421,8 +425,8 @@ async fn a_closed_connection_whose_client_does_not_read_is_reset_after_a_stall()
     );
 }
 
-/// A connection with a read task, whose writer holds 512 KiB the client has not read: past the
-/// pause mark of [`LIMITS`] (256 KiB), under `bytes_max`.
+/// A connection with a read task, whose writer holds 2 MiB the client has not read: past
+/// [`LIMITS`]' `bytes_max`, where reads pause.
 async fn paused() -> (
     mpsc::UnboundedReceiver<NetEvent>,
     BTreeMap<ConnId, ConnWriter>,
@@ -433,7 +437,7 @@ async fn paused() -> (
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(read_loop(CONN, read, tx, writer.read_throttle()));
     let mut conns = BTreeMap::from([(CONN, writer)]);
-    flush(&mut Outbox::default(), &mut conns, 0..8, BIG_FRAME_BYTES);
+    flush(&mut Outbox::default(), &mut conns, 0..32, BIG_FRAME_BYTES);
     assert!(conns[&CONN].is_backlogged());
     (rx, conns, client)
 }
@@ -444,8 +448,8 @@ async fn a_client_that_does_not_read_its_replies_is_not_read_from_until_it_does(
     client.write_all(b"next request").await.expect("write");
     let early = tokio::time::timeout(Duration::from_millis(300), rx.recv()).await;
     assert!(early.is_err(), "read while the replies wait: {early:?}");
-    // The client reads its replies; once half of the pause mark is left, its request is read.
-    expect_frames(&mut client, 0..8, BIG_FRAME_BYTES).await;
+    // The client reads its replies; once half of `bytes_max` is left, its request is read.
+    expect_frames(&mut client, 0..32, BIG_FRAME_BYTES).await;
     let read = tokio::time::timeout(WAIT, rx.recv())
         .await
         .expect("never read");
